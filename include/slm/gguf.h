@@ -94,15 +94,18 @@ bool slm_gguf_kv_float(const slm_gguf *g, int64_t i, double *out);
 bool slm_gguf_kv_bool(const slm_gguf *g, int64_t i, bool *out);
 bool slm_gguf_kv_str(const slm_gguf *g, int64_t i, slm_str *out);
 bool slm_gguf_kv_arr(const slm_gguf *g, int64_t i, slm_gguf_array *out);
+bool slm_gguf_kv_uint(const slm_gguf *g, int64_t i, uint64_t *out); /* as get_uint */
 
 /* Array elements: false when i >= n or the element type does not match. */
 bool slm_gguf_arr_int(const slm_gguf_array *a, uint64_t i, int64_t *out);
+bool slm_gguf_arr_uint(const slm_gguf_array *a, uint64_t i, uint64_t *out); /* as get_uint */
 bool slm_gguf_arr_float(const slm_gguf_array *a, uint64_t i, double *out);
 bool slm_gguf_arr_bool(const slm_gguf_array *a, uint64_t i, bool *out);
 bool slm_gguf_arr_str(const slm_gguf_array *a, uint64_t i, slm_str *out);
 bool slm_gguf_arr_arr(const slm_gguf_array *a, uint64_t i, slm_gguf_array *out);
 /* Raw pointer to the elements of a fixed-size-element array (not STRING or
- * ARRAY), little-endian as in the file; NULL otherwise. */
+ * ARRAY), little-endian as in the file; NULL otherwise. The pointer is not
+ * necessarily aligned for the element type: copy with memcpy. */
 const void *slm_gguf_arr_data(const slm_gguf_array *a);
 
 /* Tensors. */
@@ -120,6 +123,11 @@ slm_gguf_writer *slm_gguf_writer_new(void); /* version 3, alignment 32 */
 void slm_gguf_writer_free(slm_gguf_writer *w);
 void slm_gguf_writer_set_version(slm_gguf_writer *w, uint32_t version);
 void slm_gguf_writer_set_alignment(slm_gguf_writer *w, uint32_t alignment); /* also writes general.alignment when != 32 */
+/* (set_version and set_alignment take any value, 0 alignment excepted, so
+ * tests can write invalid files; a general.alignment key set explicitly
+ * replaces the automatic one.) Setters return SLM_ERR_INVALID_ARG for bad
+ * arguments: a value out of the type's range, a tensor whose nbytes does
+ * not match, a duplicate tensor name, a name over 63 bytes. */
 
 /* Scalars (keys are copied; setting a key twice replaces the value). */
 slm_status slm_gguf_writer_set_uint(slm_gguf_writer *w, const char *key, slm_gguf_vtype t, uint64_t v);
@@ -134,6 +142,11 @@ slm_status slm_gguf_writer_set_arr(slm_gguf_writer *w, const char *key, slm_gguf
 slm_status slm_gguf_writer_set_arr_str(slm_gguf_writer *w, const char *key,
                                        const char *const *strs, uint64_t n);
 /* Tensors: data is copied; nbytes must equal the size implied by ne/type. */
+/* Any value, given as the bytes that follow the value type in the file
+ * (for an array: u32 element type, u64 count, elements). Not validated:
+ * this is how tests write nested arrays and deliberately malformed values. */
+slm_status slm_gguf_writer_set_raw(slm_gguf_writer *w, const char *key, slm_gguf_vtype type,
+                                   const void *payload, size_t size);
 slm_status slm_gguf_writer_add_tensor(slm_gguf_writer *w, const char *name, slm_dtype type,
                                       uint32_t n_dims, const int64_t *ne, const void *data,
                                       uint64_t nbytes);
