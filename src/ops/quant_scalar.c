@@ -17,6 +17,12 @@ static const slm_type_traits SCALAR[SLM_TYPE_COUNT] = {
     ROW(Q5_1, q5_1, Q8_1),
     ROW(Q8_0, q8_0, Q8_0),
     ROW(Q8_1, q8_1, Q8_1),
+    ROW(Q2_K, q2_K, Q8_K),
+    ROW(Q3_K, q3_K, Q8_K),
+    ROW(Q4_K, q4_K, Q8_K),
+    ROW(Q5_K, q5_K, Q8_K),
+    ROW(Q6_K, q6_K, Q8_K),
+    ROW(Q8_K, q8_K, Q8_K),
 };
 
 bool slm_scalar_traits(slm_dtype t, slm_type_traits *out) {
