@@ -1,0 +1,175 @@
+/* The transformer forward pass for the llama family (llama, qwen2, qwen3,
+ * phi3), one batch of tokens at a time. Reads top to bottom like the
+ * architecture papers: embed, then per layer attention and feed-forward
+ * with pre-norms and residuals, then the output head. Kernels come from
+ * ops/; this file only wires them.
+ *
+ * Numerics follow llama.cpp where it matters for matching its logits:
+ * K and V are cached as F16, Q is rounded to F16 before Q.K, and the
+ * attention weights are rounded to F16 before weighting V. */
+#include "model_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct attn_job {
+    slm_context *c;
+    int il;
+    int32_t n_tok;
+} attn_job;
+
+/* One query head of one token attending to positions 0..pos. */
+static void attend_head(slm_context *c, int il, int32_t t, int h, float *scores) {
+    const slm_hparams *hp = &c->m->hp;
+    const int hd = hp->head_dim, kvd = c->kv_dim;
+    const int kvh = h / (hp->n_head / hp->n_head_kv);
+    const int32_t pos = c->n_past + t;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float qh[hd];
+    const float *q = c->q + (size_t)t * hp->n_head * hd + (size_t)h * hd;
+    for (int d = 0; d < hd; d++) qh[d] = slm_f16_lookup(slm_f32_to_f16(q[d]));
+    const slm_f16 *kc = c->k[il] + kvh * hd, *vc = c->v[il] + kvh * hd;
+    for (int32_t p = 0; p <= pos; p++) {
+        const slm_f16 *k = kc + (size_t)p * kvd;
+        float s = 0.0f;
+        for (int d = 0; d < hd; d++) s += qh[d] * slm_f16_lookup(k[d]);
+        scores[p] = s * scale;
+    }
+    slm_softmax(scores, pos + 1);
+    float *out = c->att + (size_t)t * hp->n_head * hd + (size_t)h * hd;
+    memset(out, 0, (size_t)hd * sizeof(float));
+    for (int32_t p = 0; p <= pos; p++) {
+        const float w = slm_f16_lookup(slm_f32_to_f16(scores[p]));
+        const slm_f16 *v = vc + (size_t)p * kvd;
+        for (int d = 0; d < hd; d++) out[d] += w * slm_f16_lookup(v[d]);
+    }
+}
+
+static void attn_task(void *ctx, int ith, int nth) {
+    attn_job *j = ctx;
+    const int n_head = j->c->m->hp.n_head;
+    float *scores = j->c->scores + (size_t)ith * j->c->n_ctx;
+    const int64_t total = (int64_t)j->n_tok * n_head;
+    for (int64_t i = ith; i < total; i += nth) attend_head(j->c, j->il, (int32_t)(i / n_head), (int)(i % n_head), scores);
+}
+
+static void add_bias(float *x, const float *b, int64_t n, int32_t n_tok) {
+    if (!b) return;
+    for (int32_t t = 0; t < n_tok; t++) slm_add(x + (size_t)t * n, b, n);
+}
+
+/* Per-head RMSNorm (qwen3's q_norm / k_norm). */
+static void head_norm(float *x, const float *w, int n_heads, int hd, int32_t n_tok, float eps) {
+    if (!w) return;
+    for (int64_t i = 0; i < (int64_t)n_tok * n_heads; i++) slm_rmsnorm(x + i * hd, x + i * hd, w, hd, eps);
+}
+
+/* q, kx, vx <- projections of xb. */
+static slm_status project_qkv(slm_context *c, const slm_layer *L, int32_t n, slm_error *err) {
+    const slm_hparams *hp = &c->m->hp;
+    const int64_t qd = (int64_t)hp->n_head * hp->head_dim, kvd = c->kv_dim;
+    slm_status st;
+    if (L->wqkv.rows > 0) {
+        st = slm_matmul(c->ops, &L->wqkv, c->xb, n, c->qkv, err);
+        if (st != SLM_OK) return st;
+        for (int32_t t = 0; t < n; t++) {
+            const float *row = c->qkv + (size_t)t * (qd + 2 * kvd);
+            memcpy(c->q + t * qd, row, (size_t)qd * sizeof(float));
+            memcpy(c->kx + t * kvd, row + qd, (size_t)kvd * sizeof(float));
+            memcpy(c->vx + t * kvd, row + qd + kvd, (size_t)kvd * sizeof(float));
+        }
+        return SLM_OK;
+    }
+    st = slm_matmul(c->ops, &L->wq, c->xb, n, c->q, err);
+    if (st == SLM_OK) st = slm_matmul(c->ops, &L->wk, c->xb, n, c->kx, err);
+    if (st == SLM_OK) st = slm_matmul(c->ops, &L->wv, c->xb, n, c->vx, err);
+    add_bias(c->q, L->bq, qd, n);
+    add_bias(c->kx, L->bk, kvd, n);
+    add_bias(c->vx, L->bv, kvd, n);
+    return st;
+}
+
+static slm_status attention(slm_context *c, int il, int32_t n, slm_error *err) {
+    const slm_hparams *hp = &c->m->hp;
+    const slm_layer *L = &c->m->layers[il];
+    const int hd = hp->head_dim, kvd = c->kv_dim;
+    for (int32_t t = 0; t < n; t++)
+        slm_rmsnorm(c->xb + (size_t)t * hp->n_embd, c->x + (size_t)t * hp->n_embd, L->attn_norm, hp->n_embd, hp->norm_eps);
+    slm_status st = project_qkv(c, L, n, err);
+    if (st != SLM_OK) return st;
+    head_norm(c->q, L->q_norm, hp->n_head, hd, n, hp->norm_eps);
+    head_norm(c->kx, L->k_norm, hp->n_head_kv, hd, n, hp->norm_eps);
+    for (int32_t t = 0; t < n; t++) {
+        const int32_t pos = c->n_past + t;
+        slm_rope(&c->rope, c->q + (size_t)t * hp->n_head * hd, hp->n_head, hd, pos);
+        slm_rope(&c->rope, c->kx + (size_t)t * kvd, hp->n_head_kv, hd, pos);
+        slm_f16 *kdst = c->k[il] + (size_t)pos * kvd, *vdst = c->v[il] + (size_t)pos * kvd;
+        for (int d = 0; d < kvd; d++) {
+            kdst[d] = slm_f32_to_f16(c->kx[(size_t)t * kvd + d]);
+            vdst[d] = slm_f32_to_f16(c->vx[(size_t)t * kvd + d]);
+        }
+    }
+    attn_job job = {c, il, n};
+    slm_threadpool_run(slm_ops_pool(c->ops), attn_task, &job);
+    st = slm_matmul(c->ops, &L->wo, c->att, n, c->xb, err);
+    if (st != SLM_OK) return st;
+    for (int64_t i = 0; i < (int64_t)n * hp->n_embd; i++) c->x[i] += c->xb[i];
+    return SLM_OK;
+}
+
+static slm_status feed_forward(slm_context *c, const slm_layer *L, int32_t n, slm_error *err) {
+    const slm_hparams *hp = &c->m->hp;
+    const int64_t e = hp->n_embd, f = hp->n_ff;
+    for (int32_t t = 0; t < n; t++) slm_rmsnorm(c->xb + t * e, c->x + t * e, L->ffn_norm, e, hp->norm_eps);
+    slm_status st;
+    if (L->w_gate.rows == 0) { /* fused gate|up: split each row in halves */
+        st = slm_matmul(c->ops, &L->w_up, c->xb, n, c->hb2, err);
+        if (st != SLM_OK) return st;
+        for (int32_t t = 0; t < n; t++) {
+            float *row = c->hb2 + (size_t)t * 2 * f;
+            slm_silu_mul(row, row + f, f);
+            memcpy(c->hb + (size_t)t * f, row, (size_t)f * sizeof(float));
+        }
+    } else {
+        st = slm_matmul(c->ops, &L->w_gate, c->xb, n, c->hb, err);
+        if (st == SLM_OK) st = slm_matmul(c->ops, &L->w_up, c->xb, n, c->hb2, err);
+        if (st != SLM_OK) return st;
+        slm_silu_mul(c->hb, c->hb2, (int64_t)n * f);
+    }
+    st = slm_matmul(c->ops, &L->w_down, c->hb, n, c->xb, err);
+    if (st != SLM_OK) return st;
+    for (int64_t i = 0; i < (int64_t)n * e; i++) c->x[i] += c->xb[i];
+    return SLM_OK;
+}
+
+static slm_status output_head(slm_context *c, int32_t n, bool all_logits, slm_error *err) {
+    const slm_hparams *hp = &c->m->hp;
+    const int64_t e = hp->n_embd;
+    const int32_t first = all_logits ? 0 : n - 1;
+    const int32_t count = n - first;
+    for (int32_t t = 0; t < count; t++)
+        slm_rmsnorm(c->xb + t * e, c->x + (size_t)(first + t) * e, c->m->output_norm, e, hp->norm_eps);
+    slm_status st = slm_matmul(c->ops, &c->m->output, c->xb, count, c->logits, err);
+    if (st != SLM_OK) return st;
+    c->n_logits = count;
+    c->logits_all = all_logits;
+    return SLM_OK;
+}
+
+slm_status slm_forward_batch(slm_context *c, const int32_t *tokens, int32_t n, bool all_logits, slm_error *err) {
+    const slm_model *m = c->m;
+    const int64_t e = m->hp.n_embd;
+    for (int32_t t = 0; t < n; t++) {
+        slm_status st = slm_matrix_get_row(&m->tok_embd, tokens[t], c->x + t * e, err);
+        if (st != SLM_OK) return st;
+    }
+    for (int il = 0; il < m->hp.n_layer; il++) {
+        slm_status st = attention(c, il, n, err);
+        if (st == SLM_OK) st = feed_forward(c, &m->layers[il], n, err);
+        if (st != SLM_OK) return slm_error_prefix(err, "layer %d", il);
+    }
+    slm_status st = output_head(c, n, all_logits, err);
+    if (st != SLM_OK) return st;
+    c->n_past += n;
+    return SLM_OK;
+}

@@ -1,0 +1,54 @@
+/* Internal structures of model/: the bound weights of each layer, the model
+ * and the per-sequence context (KV cache + scratch). */
+#ifndef SLM_MODEL_INTERNAL_H
+#define SLM_MODEL_INTERNAL_H
+
+#include "slm/model.h"
+
+typedef struct slm_layer {
+    const float *attn_norm;
+    slm_matrix wq, wk, wv, wqkv, wo; /* wqkv set (rows>0) for fused QKV (phi3) */
+    const float *bq, *bk, *bv;       /* qwen2 biases, or NULL */
+    const float *q_norm, *k_norm;    /* qwen3 per-head norms, or NULL */
+    const float *ffn_norm;
+    slm_matrix w_gate, w_up, w_down; /* w_gate.rows == 0: up holds gate|up (phi3) */
+} slm_layer;
+
+struct slm_model {
+    const slm_gguf *gguf;
+    slm_hparams hp;
+    slm_matrix tok_embd, output;
+    const float *output_norm;
+    slm_layer *layers;
+    const float *rope_freqs;       /* per-pair frequency divisors or NULL */
+    const float *rope_long, *rope_short; /* phi3 LongRoPE factors or NULL */
+    float **owned;                 /* float copies of 1-D tensors */
+    int n_owned, cap_owned;
+    uint64_t n_params, weight_bytes;
+};
+
+struct slm_context {
+    const slm_model *m;
+    slm_ops *ops;
+    int32_t n_ctx, n_batch, n_past;
+    int32_t kv_dim;
+    slm_f16 **k, **v;          /* per layer: [n_ctx][kv_dim] */
+    slm_rope_params rope;
+    /* scratch, sized for n_batch tokens */
+    float *x, *xb, *q, *kx, *vx, *att, *hb, *hb2, *qkv;
+    float *scores;             /* per thread: [n_ctx] */
+    int n_threads;
+    float *logits;             /* [n_batch][n_vocab] when all_logits, else [1][n_vocab] */
+    int32_t n_logits;          /* tokens with logits from the last decode */
+    bool logits_all;
+};
+
+/* hparams.c */
+slm_status slm_hparams_load(const slm_gguf *g, slm_hparams *hp, slm_error *err);
+/* weights.c */
+slm_status slm_weights_bind(slm_model *m, slm_error *err);
+/* forward.c: one batch of n <= n_batch tokens */
+slm_status slm_forward_batch(slm_context *c, const int32_t *tokens, int32_t n, bool all_logits,
+                             slm_error *err);
+
+#endif
