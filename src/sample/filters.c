@@ -51,9 +51,10 @@ void slm_filter_typical(slm_cand *c, int32_t *n, float p, bool *sorted, slm_typ_
 }
 
 /* Index after the last token of the nucleus within the sorted prefix
- * c[0..len), or -1 when the prefix does not reach mass p. */
-static int32_t nucleus_end(const slm_cand *c, int32_t len, float p, float max, double z) {
-    double cum = 0.0;
+ * c[0..len), whose preceding tokens already hold mass cum0; -1 when the
+ * prefix does not reach mass p. */
+static int32_t nucleus_end(const slm_cand *c, int32_t len, float p, float max, double z, double cum0) {
+    double cum = cum0;
     for (int32_t i = 0; i < len; i++) {
         cum += slm_cand_weight(c[i].logit, max) / z;
         if (cum >= p) return i + 1;
@@ -61,24 +62,77 @@ static int32_t nucleus_end(const slm_cand *c, int32_t len, float p, float max, d
     return -1;
 }
 
+enum { TOP_P_FIRST = 64, TOP_P_BUCKETS = 1024 };
+
+/* Bucket 0 holds the highest logits; scale = TOP_P_BUCKETS / (max - min). */
+static int32_t bucket_of(float l, float max, float scale) {
+    int32_t b = (int32_t)((max - l) * scale);
+    return b < TOP_P_BUCKETS ? b : TOP_P_BUCKETS - 1;
+}
+
+static void swap_cand(slm_cand *a, slm_cand *b) {
+    slm_cand t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Large nucleus without a full sort: histogram the mass by logit bucket,
+ * find the bucket where the cumulative mass crosses p, keep every bucket
+ * above it whole and sort only the boundary bucket to place the exact cut.
+ * The kept set is the same as with a full sort; its order is not. Returns
+ * false (nothing done) when the logit range is degenerate. */
+static bool top_p_buckets(slm_cand *c, int32_t *n, float p, float max, double z) {
+    float min = c[0].logit;
+    for (int32_t i = 1; i < *n; i++)
+        if (c[i].logit < min) min = c[i].logit;
+    float range = max - min;
+    if (!isfinite(range) || !(range > 1e-6f)) return false;
+    float scale = (float)TOP_P_BUCKETS / range;
+    double mass[TOP_P_BUCKETS] = { 0 };
+    for (int32_t i = 0; i < *n; i++) mass[bucket_of(c[i].logit, max, scale)] += slm_cand_weight(c[i].logit, max);
+    int32_t boundary = -1;
+    double above = 0.0; /* mass of the buckets before the boundary */
+    for (int32_t b = 0; b < TOP_P_BUCKETS; b++) {
+        if ((above + mass[b]) / z >= p) {
+            boundary = b;
+            break;
+        }
+        above += mass[b];
+    }
+    if (boundary < 0) return true; /* rounding: the mass never reaches p, keep all */
+    int32_t m = 0;
+    for (int32_t i = 0; i < *n; i++)
+        if (bucket_of(c[i].logit, max, scale) < boundary) swap_cand(&c[m++], &c[i]);
+    int32_t e = m;
+    for (int32_t i = m; i < *n; i++)
+        if (bucket_of(c[i].logit, max, scale) == boundary) swap_cand(&c[e++], &c[i]);
+    slm_cand_select_top(c + m, e - m, e - m);
+    int32_t end = nucleus_end(c + m, e - m, p, max, z, above / z);
+    *n = end > 0 ? m + end : e;
+    return true;
+}
+
 void slm_filter_top_p(slm_cand *c, int32_t *n, float p, float max, double z, bool *sorted) {
     if (!(p < 1.0f) || *n <= 1) return;
     if (*sorted) {
-        int32_t end = nucleus_end(c, *n, p, max, z);
+        int32_t end = nucleus_end(c, *n, p, max, z, 0.0);
         if (end > 0) *n = end;
         return;
     }
-    int32_t k = *n < 64 ? *n : 64;
-    for (;;) {
-        slm_cand_select_top(c, *n, k);
-        int32_t end = nucleus_end(c, k, p, max, z);
-        if (end > 0) {
-            *n = end;
-            break;
-        }
-        if (k == *n) break; /* whole set sorted and mass not reached: keep all */
-        k = (k > *n / 8) ? *n : k * 8;
+    /* A peaked distribution has a small nucleus: one cheap bounded-heap
+     * pass finds it. Otherwise bucket, and only as a last resort sort. */
+    int32_t k = *n < TOP_P_FIRST ? *n : TOP_P_FIRST;
+    slm_cand_select_top(c, *n, k);
+    int32_t end = nucleus_end(c, k, p, max, z, 0.0);
+    if (end > 0 || k == *n) {
+        if (end > 0) *n = end;
+        *sorted = true;
+        return;
     }
+    if (top_p_buckets(c, n, p, max, z)) return;
+    slm_cand_select_top(c, *n, *n);
+    end = nucleus_end(c, *n, p, max, z, 0.0);
+    if (end > 0) *n = end;
     *sorted = true;
 }
 

@@ -28,8 +28,10 @@ void slm_filter_typical(slm_cand *c, int32_t *n, float p, bool *sorted, slm_typ_
  * >= p, where probabilities are slm_cand_weight(l, max) / z. max and z
  * normally describe c[0..*n) itself; the chain passes the statistics of a
  * larger set when min_p has already cut the tail (same result, less
- * sorting). p >= 1 is a no-op. Sorts only as much as it needs: the top 64,
- * then 8x more, until the mass is reached. */
+ * sorting). p >= 1 is a no-op. Sorts only as much as it needs: one
+ * bounded-heap pass for the top 64 (enough for peaked distributions), else
+ * a logit-bucket histogram that sorts only the bucket holding the cut (the
+ * result is then unsorted), else a full sort. */
 void slm_filter_top_p(slm_cand *c, int32_t *n, float p, float max, double z, bool *sorted);
 
 /* Keeps candidates whose probability is >= min_p times the largest:

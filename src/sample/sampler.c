@@ -148,10 +148,17 @@ uint64_t slm_sampler_seed(const slm_sampler *s) { return s ? s->seed : 0; }
 
 /* Copy + NaN cleaning + mask, then bias and penalties, into out. */
 static void process(slm_sampler *s, const float *logits, const uint32_t *allow, float *out) {
-    for (int32_t t = 0; t < s->n_vocab; t++) {
-        float x = logits[t];
-        bool allowed = !allow || ((allow[t >> 5] >> (t & 31)) & 1u);
-        out[t] = (isnan(x) || !allowed) ? -INFINITY : x;
+    if (allow) {
+        for (int32_t t = 0; t < s->n_vocab; t++) {
+            float x = logits[t];
+            bool allowed = (allow[t >> 5] >> (t & 31)) & 1u;
+            out[t] = (x != x || !allowed) ? -INFINITY : x;
+        }
+    } else {
+        for (int32_t t = 0; t < s->n_vocab; t++) {
+            float x = logits[t];
+            out[t] = x != x ? -INFINITY : x; /* NaN test the compiler vectorises */
+        }
     }
     for (int32_t i = 0; i < s->p.n_bias; i++) out[s->bias_tokens[i]] += s->bias_values[i];
     /* -inf + inf bias is NaN: a masked token stays banned */
@@ -207,17 +214,22 @@ static int32_t run_chain(slm_sampler *s) {
     return n;
 }
 
-/* Draws from softmax(c[0..n)) with the seeded generator. */
+/* Draws from softmax(c[0..n)) with the seeded generator. The weights are
+ * cached in buf, which is free once the candidates are built. */
 static int32_t draw(slm_sampler *s, int32_t n) {
     const slm_cand *c = s->cand;
+    float *w = s->buf;
     float max = slm_cand_max(c, n);
-    double z = slm_cand_weight_sum(c, n, max);
+    double z = 0.0;
+    for (int32_t i = 0; i < n; i++) {
+        w[i] = slm_cand_weight(c[i].logit, max);
+        z += w[i];
+    }
     double u = slm_rng_uniform(&s->rng) * z, acc = 0.0;
     int32_t last = 0;
     for (int32_t i = 0; i < n; i++) {
-        double w = slm_cand_weight(c[i].logit, max);
-        if (w <= 0.0) continue;
-        acc += w;
+        if (w[i] <= 0.0f) continue;
+        acc += w[i];
         last = i;
         if (u < acc) return c[i].id;
     }
@@ -226,6 +238,8 @@ static int32_t draw(slm_sampler *s, int32_t n) {
 
 int32_t slm_sampler_sample_masked(slm_sampler *s, const float *logits, const uint32_t *allow) {
     if (!s || !logits) return -1;
+    if (is_greedy(s) && !allow && s->p.n_bias == 0 && !penalties_on(s))
+        return argmax(logits, s->n_vocab); /* NaN never compares greater */
     process(s, logits, allow, s->buf);
     if (is_greedy(s)) return argmax(s->buf, s->n_vocab);
     int32_t n = run_chain(s);

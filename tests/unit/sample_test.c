@@ -134,6 +134,13 @@ static void test_top_p(void **state) {
     s = make(&p, 4);
     expect_set(s, l, (int32_t[]){ 0 }, 1);
     slm_sampler_free(s);
+    /* mass exactly at the boundary: >= p stops there (four equal logits
+     * give exactly 0.25 each) */
+    float flat[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+    p.top_p = 0.5f;
+    s = make(&p, 4);
+    expect_set(s, flat, (int32_t[]){ 0, 1 }, 2);
+    slm_sampler_free(s);
     /* after top_k the set is sorted: the other code path */
     p.top_p = 0.5f;
     p.top_k = 3;
@@ -252,6 +259,16 @@ static void test_top_p_min_p_large(void **state) {
         assert_memory_equal(got, want, (size_t)nw * sizeof *got);
         slm_sampler_free(s);
     }
+    /* equal logits: the bucket histogram cannot split them, the full sort
+     * fallback runs; 1/256 sums exactly, ties go to the lower ids */
+    enum { F = 256 };
+    for (int i = 0; i < F; i++) l[i] = 1.5f;
+    slm_sampler_params p = plain_params();
+    p.top_p = 0.5f;
+    slm_sampler *s = make(&p, F);
+    assert_int_equal(candidate_ids(s, l, got, F), F / 2);
+    for (int i = 0; i < F / 2; i++) assert_int_equal(got[i], i);
+    slm_sampler_free(s);
     free(l);
     free(want);
     free(got);
@@ -279,7 +296,7 @@ static void test_penalties_exact(void **state) {
     assert_true(out[0] == 2.0f / 2.0f - 0.5f - 0.25f);         /* positive: divided */
     assert_true(out[1] == -2.0f * 2.0f - 2 * 0.5f - 0.25f);    /* negative: multiplied, count 2 */
     assert_true(out[2] == 1.0f);                               /* unseen: untouched */
-    assert_true(out[3] == 0.0f * 2.0f - 0.5f - 0.25f);         /* zero counts as <= 0 */
+    assert_true(out[3] == 0.0f * 2.0f - 0.5f - 0.25f);         /* zero: either rule gives 0 */
     assert_true(out[4] == 3.0f);
     /* reset clears the history */
     slm_sampler_reset(s);
