@@ -153,5 +153,10 @@ void slm_filter_min_p(slm_cand *c, int32_t *n, float min_p) {
 }
 
 void slm_filter_temperature(slm_cand *c, int32_t n, float t) {
-    for (int32_t i = 0; i < n; i++) c[i].logit /= t;
+    /* Shift by the max first (softmax does not change): with a tiny t,
+     * l / t would overflow several logits to +inf and tie them, while
+     * (l - max) / t keeps the max at 0 and sends the rest towards -inf. */
+    float max = slm_cand_max(c, n);
+    if (isinf(max)) return; /* +inf logits already take all the mass */
+    for (int32_t i = 0; i < n; i++) c[i].logit = (c[i].logit - max) / t;
 }

@@ -38,7 +38,8 @@ void slm_filter_top_p(slm_cand *c, int32_t *n, float p, float max, double z, boo
  * logit >= max + log(min_p). min_p <= 0 is a no-op. Order is preserved. */
 void slm_filter_min_p(slm_cand *c, int32_t *n, float min_p);
 
-/* Divides every logit by t (t > 0). */
+/* Scales to (logit - max) / t (t > 0): the same softmax as logit / t,
+ * without overflow for tiny t. */
 void slm_filter_temperature(slm_cand *c, int32_t n, float t);
 
 #endif

@@ -202,6 +202,12 @@ static void test_temperature(void **state) {
     assert_float_equal(c[1].p, exp(2.0) / z, 1e-5);
     assert_float_equal(c[2].p, exp(1.0) / z, 1e-5);
     slm_sampler_free(s);
+    /* a tiny temperature is (nearly) greedy, not an overflowed tie */
+    p.temperature = 1e-30f;
+    s = make(&p, 3);
+    float close[3] = { 5.0f, 4.9f, 4.95f };
+    for (int i = 0; i < 200; i++) assert_int_equal(slm_sampler_sample(s, close), 0);
+    slm_sampler_free(s);
 }
 
 /* Brute-force reference for top_p then min_p over a whole vocabulary. */
