@@ -27,7 +27,7 @@ typedef struct slm_sampler_params {
     int32_t top_k;           /* <= 0: off; >= n_vocab is the same as off */
     float top_p;             /* >= 1: off; keeps the smallest prefix with mass >= top_p */
     float min_p;             /* <= 0: off; keeps p >= min_p * p_max */
-    float typical_p;         /* >= 1: off; locally typical sampling */
+    float typical_p;         /* <= 0 or >= 1: off; locally typical sampling */
     float repeat_penalty;    /* 1: off; positive logits divided, negative multiplied */
     int32_t repeat_last_n;   /* window for all penalties; 0 off, -1 = whole history */
     float presence_penalty;  /* 0: off; subtracted once from every token in the window */

@@ -20,7 +20,7 @@ static int cmp_typ(const void *a, const void *b) {
 }
 
 void slm_filter_typical(slm_cand *c, int32_t *n, float p, bool *sorted, slm_typ_entry *scratch) {
-    if (!(p < 1.0f) || *n <= 1) return;
+    if (!(p > 0.0f && p < 1.0f) || *n <= 1) return;
     float max = slm_cand_max(c, *n);
     double z = slm_cand_weight_sum(c, *n, max);
     double entropy = 0.0;

@@ -20,7 +20,7 @@ typedef struct slm_typ_entry {
 void slm_filter_top_k(slm_cand *c, int32_t *n, int32_t k, bool *sorted);
 
 /* Locally typical sampling (Meister et al.): sorts by |-log p - H| and keeps
- * the smallest prefix whose mass exceeds p. p >= 1 is a no-op. `scratch`
+ * the smallest prefix whose mass exceeds p. p <= 0 or >= 1 is a no-op. `scratch`
  * must hold *n entries. Leaves the set unsorted (logit order lost). */
 void slm_filter_typical(slm_cand *c, int32_t *n, float p, bool *sorted, slm_typ_entry *scratch);
 

@@ -68,6 +68,9 @@ static slm_status check_params(const slm_sampler_params *p, int32_t n_vocab, slm
     return SLM_OK;
 }
 
+/* typical_p = 0 (a zero-initialised struct) means off, not "keep one". */
+static bool typical_on(const slm_sampler_params *p) { return p->typical_p > 0.0f && p->typical_p < 1.0f; }
+
 static bool penalties_on(const slm_sampler *s) {
     return s->p.repeat_last_n != 0 &&
            (s->p.repeat_penalty != 1.0f || s->p.frequency_penalty != 0.0f || s->p.presence_penalty != 0.0f);
@@ -84,8 +87,8 @@ static slm_status alloc_buffers(slm_sampler *s, slm_error *err) {
     s->cand = slm_malloc_array(n, sizeof *s->cand);
     s->bias_tokens = slm_malloc_array(nb, sizeof *s->bias_tokens);
     s->bias_values = slm_malloc_array(nb, sizeof *s->bias_values);
-    if (s->p.typical_p < 1.0f) s->typ = slm_malloc_array(n, sizeof *s->typ);
-    if (!s->buf || !s->cand || !s->bias_tokens || !s->bias_values || (s->p.typical_p < 1.0f && !s->typ))
+    if (typical_on(&s->p)) s->typ = slm_malloc_array(n, sizeof *s->typ);
+    if (!s->buf || !s->cand || !s->bias_tokens || !s->bias_values || (typical_on(&s->p) && !s->typ))
         return slm_error_set(err, SLM_ERR_NOMEM, "sampler: cannot allocate buffers for %d tokens",
                              (int)s->n_vocab);
     /* Window 0 when no penalty is active: accept() then costs nothing. */

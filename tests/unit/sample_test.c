@@ -184,6 +184,10 @@ static void test_typical(void **state) {
     s = make(&p, 4);
     expect_set(s, l, (int32_t[]){ 0, 1, 2, 3 }, 4);
     slm_sampler_free(s);
+    p.typical_p = 0.0f; /* zero-initialised field: off */
+    s = make(&p, 4);
+    expect_set(s, l, (int32_t[]){ 0, 1, 2, 3 }, 4);
+    slm_sampler_free(s);
 }
 
 static void test_temperature(void **state) {
