@@ -59,11 +59,16 @@ static void k4_scales(const uint8_t *packed, uint8_t sc[8], uint8_t mn[8]) {
     for (int j = 0; j < 8; j++) slm_k4_scale_min(j, packed, &sc[j], &mn[j]);
 }
 
-/* ggml's scalar k-quant dot: 8 integer lanes per super-block, each scaled
- * into its own float lane sum. `scale_of(e)` is the integer sub-scale. */
-static void lanes_accumulate(const int8_t *q8, const int8_t *a, const int *scale, int group,
-                             int32_t lanes[8]) {
-    for (int e = 0; e < QKK; e++) lanes[e % 8] += scale[e / group] * (int16_t)(q8[e] * a[e]);
+/* ggml's scalar k-quant dot: 8 integer lanes per super-block (element e
+ * goes to lane e % 8), each later scaled into its own float lane sum.
+ * scale[j] is the integer scale of the j-th group of `group` elements. */
+static inline void lanes_accumulate(const int8_t *q8, const int8_t *a, const int *scale, int group,
+                                    int32_t lanes[8]) {
+    for (int j = 0; j < QKK / group; j++, q8 += group, a += group) {
+        const int sc = scale[j];
+        for (int l = 0; l < group; l += 8)
+            for (int k = 0; k < 8; k++) lanes[k] += sc * (int16_t)(q8[l + k] * a[l + k]);
+    }
 }
 
 /* ---- Q2_K ---- */
