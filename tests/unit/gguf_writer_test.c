@@ -154,7 +154,8 @@ static void test_string_arrays(void **state) {
     assert_non_null(strs);
     for (int i = 0; i < N; i++) {
         strs[i] = malloc(16);
-        snprintf(strs[i], 16, i % 7 ? "tok%d" : "", i); /* some empty strings */
+        snprintf(strs[i], 16, "tok%d", i);
+        if (i % 7 == 0) strs[i][0] = '\0'; /* some empty strings */
     }
     slm_gguf_writer *w = slm_gguf_writer_new();
     assert_int_equal(slm_gguf_writer_set_arr_str(w, "vocab", (const char *const *)strs, N), SLM_OK);
