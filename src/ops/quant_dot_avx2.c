@@ -1,10 +1,7 @@
-/* AVX2+FMA dot products for the float types (F32, F16, BF16) and the
- * legacy 32-element block quants (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 against
- * Q8_0/Q8_1 activations). Each block gives exact int32 partial sums in 8
- * lanes that are scaled by d_x*d_y with one FMA into float accumulators; two
- * blocks per iteration with two accumulators hide the FMA latency. The only
- * horizontal sum is at the end. */
-#include "ops/quant_x86.h"
+/* AVX2+FMA dot products for the float types (F32, F16, BF16: four FMA
+ * accumulators, one horizontal sum at the end) and the AVX2 instance of the
+ * legacy-quant template (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0; quant_x86_legacy.h). */
+#include "ops/quant_x86_legacy.h"
 
 /* ---- float types ------------------------------------------------------- */
 void slm_x86_dot_f32_avx2(int64_t n, float *s, const void *vx, const void *vy) {
@@ -65,92 +62,5 @@ void slm_x86_dot_bf16_avx2(int64_t n, float *s, const void *vx, const void *vy) 
     *s = sum;
 }
 
-/* ---- legacy quants: one block -> 8 int32 lanes as floats ---------------- */
-static inline __m256i load32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
-
-static inline __m256 blk_q8_0(const slm_block_q8_0 *x, const slm_block_q8_0 *y) {
-    return _mm256_cvtepi32_ps(slm_x86_dot_ss(load32(x->qs), load32(y->qs)));
-}
-
-static inline __m256 blk_q4_0(const slm_block_q4_0 *x, const slm_block_q8_0 *y) {
-    __m256i q = _mm256_sub_epi8(slm_x86_nibbles32(x->qs), _mm256_set1_epi8(8));
-    return _mm256_cvtepi32_ps(slm_x86_dot_ss(q, load32(y->qs)));
-}
-
-static inline __m256 blk_q4_1(const slm_block_q4_1 *x, const slm_block_q8_1 *y) {
-    return _mm256_cvtepi32_ps(slm_x86_dot_us(slm_x86_nibbles32(x->qs), load32(y->qs)));
-}
-
-static inline uint32_t load_qh(const uint8_t *qh) {
-    uint32_t v;
-    __builtin_memcpy(&v, qh, 4);
-    return v;
-}
-
-/* Q5_0 value = (nibble | high << 4) - 16 = nibble - 16 where the high bit
- * is clear, i.e. the nibble with 0xf0 or-ed in as a signed byte. */
-static inline __m256 blk_q5_0(const slm_block_q5_0 *x, const slm_block_q8_0 *y) {
-    __m256i hi = slm_x86_bits32(load_qh(x->qh));
-    __m256i q = _mm256_or_si256(slm_x86_nibbles32(x->qs),
-                                _mm256_andnot_si256(hi, _mm256_set1_epi8((char)0xf0)));
-    return _mm256_cvtepi32_ps(slm_x86_dot_ss(q, load32(y->qs)));
-}
-
-static inline __m256 blk_q5_1(const slm_block_q5_1 *x, const slm_block_q8_1 *y) {
-    __m256i hi = _mm256_and_si256(slm_x86_bits32(load_qh(x->qh)), _mm256_set1_epi8(0x10));
-    __m256i q = _mm256_or_si256(slm_x86_nibbles32(x->qs), hi);
-    return _mm256_cvtepi32_ps(slm_x86_dot_us(q, load32(y->qs)));
-}
-
-static inline float dd(slm_f16 a, slm_f16 b) { return slm_x86_f16(a) * slm_x86_f16(b); }
-
-/* Kernels for formats with a single scale: sum_i d_x[i] d_y[i] dot_i. */
-#define SLM_DOT_SCALED(NAME, XT, YT, BLK)                                        \
-    void NAME(int64_t n, float *s, const void *vx, const void *vy) {             \
-        const XT *x = vx;                                                        \
-        const YT *y = vy;                                                        \
-        const int64_t nb = n / SLM_QK;                                           \
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0;                                \
-        int64_t i = 0;                                                           \
-        for (; i + 2 <= nb; i += 2) {                                            \
-            a0 = _mm256_fmadd_ps(_mm256_set1_ps(dd(x[i].d, y[i].d)),             \
-                                 BLK(x + i, y + i), a0);                         \
-            a1 = _mm256_fmadd_ps(_mm256_set1_ps(dd(x[i + 1].d, y[i + 1].d)),     \
-                                 BLK(x + i + 1, y + i + 1), a1);                 \
-        }                                                                        \
-        if (i < nb)                                                              \
-            a0 = _mm256_fmadd_ps(_mm256_set1_ps(dd(x[i].d, y[i].d)),             \
-                                 BLK(x + i, y + i), a0);                         \
-        *s = slm_x86_hsum8(_mm256_add_ps(a0, a1));                               \
-    }
-
-SLM_DOT_SCALED(slm_x86_dot_q8_0_avx2, slm_block_q8_0, slm_block_q8_0, blk_q8_0)
-SLM_DOT_SCALED(slm_x86_dot_q4_0_avx2, slm_block_q4_0, slm_block_q8_0, blk_q4_0)
-SLM_DOT_SCALED(slm_x86_dot_q5_0_avx2, slm_block_q5_0, slm_block_q8_0, blk_q5_0)
-
-/* Formats with a min: sum_i d_x d_y dot_i + m_x s_y (s_y = d_y sum(q_y)). */
-#define SLM_DOT_MIN(NAME, XT, BLK)                                               \
-    void NAME(int64_t n, float *s, const void *vx, const void *vy) {             \
-        const XT *x = vx;                                                        \
-        const slm_block_q8_1 *y = vy;                                            \
-        const int64_t nb = n / SLM_QK;                                           \
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0;                                \
-        float mins = 0.0f;                                                       \
-        int64_t i = 0;                                                           \
-        for (; i + 2 <= nb; i += 2) {                                            \
-            a0 = _mm256_fmadd_ps(_mm256_set1_ps(dd(x[i].d, y[i].d)),             \
-                                 BLK(x + i, y + i), a0);                         \
-            a1 = _mm256_fmadd_ps(_mm256_set1_ps(dd(x[i + 1].d, y[i + 1].d)),     \
-                                 BLK(x + i + 1, y + i + 1), a1);                 \
-            mins += dd(x[i].m, y[i].s) + dd(x[i + 1].m, y[i + 1].s);             \
-        }                                                                        \
-        if (i < nb) {                                                            \
-            a0 = _mm256_fmadd_ps(_mm256_set1_ps(dd(x[i].d, y[i].d)),             \
-                                 BLK(x + i, y + i), a0);                         \
-            mins += dd(x[i].m, y[i].s);                                          \
-        }                                                                        \
-        *s = slm_x86_hsum8(_mm256_add_ps(a0, a1)) + mins;                        \
-    }
-
-SLM_DOT_MIN(slm_x86_dot_q4_1_avx2, slm_block_q4_1, blk_q4_1)
-SLM_DOT_MIN(slm_x86_dot_q5_1_avx2, slm_block_q5_1, blk_q5_1)
+/* ---- legacy quants (template in quant_x86_legacy.h) -------------------- */
+SLM_X86_LEGACY_KERNELS(avx2)

@@ -133,6 +133,13 @@ void slm_x86_dot_q4_K_avx2(int64_t n, float *s, const void *x, const void *y);
 void slm_x86_dot_q5_K_avx2(int64_t n, float *s, const void *x, const void *y);
 void slm_x86_dot_q6_K_avx2(int64_t n, float *s, const void *x, const void *y);
 
+/* AVX-512 kernels (quant_dot_avx512.c, quant_kdot_avx512.c). */
+void slm_x86_dot_q4_0_avx512(int64_t n, float *s, const void *x, const void *y);
+void slm_x86_dot_q4_1_avx512(int64_t n, float *s, const void *x, const void *y);
+void slm_x86_dot_q5_0_avx512(int64_t n, float *s, const void *x, const void *y);
+void slm_x86_dot_q5_1_avx512(int64_t n, float *s, const void *x, const void *y);
+void slm_x86_dot_q8_0_avx512(int64_t n, float *s, const void *x, const void *y);
+
 /* from_float / to_float of the AVX2 level (quant_quantize_avx2.c,
  * quant_dequant_avx2.c); NULL for types they do not cover. */
 slm_from_float_fn slm_x86_from_float_avx2(slm_dtype t);
