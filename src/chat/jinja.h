@@ -62,6 +62,7 @@ struct jfunc;
 
 typedef struct jv {
     jv_kind k;
+    bool safe; /* JV_STR marked |safe (Markup): `+` escapes the other side */
     union {
         bool b;
         int64_t i;
@@ -79,6 +80,7 @@ typedef struct jlist {
     jv *v;
     size_t n, cap;
     bool tuple;
+    bool gen; /* a generator (map, select, ...): no len, no JSON, always true */
 } jlist;
 
 typedef struct jdict {

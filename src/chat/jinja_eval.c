@@ -157,6 +157,7 @@ bool jgetitem(jctx *c, jv obj, jv key, jv *out) {
         break;
     case JV_LIST:
     case JV_STR:
+        if (obj.k == JV_LIST && obj.u.l->gen) break;
         if (key.k == JV_INT || key.k == JV_BOOL) {
             int64_t i = key.k == JV_BOOL ? key.u.b : key.u.i;
             int64_t n = obj.k == JV_LIST ? (int64_t)obj.u.l->n
@@ -198,7 +199,8 @@ static bool slice_indices(jctx *c, int64_t n, jv start, jv stop, jv step, int64_
     for (int k = 0; k < 2; k++) {
         jv b = bounds[k];
         if (b.k == JV_NONE || b.k == JV_UNDEF) {
-            res[k] = (k == 0) == (st > 0) ? (st > 0 ? 0 : n - 1) : (st > 0 ? n : -1);
+            if (k == 0) res[k] = st > 0 ? 0 : n - 1;
+            else res[k] = st > 0 ? n : -1;
             continue;
         }
         if (b.k != JV_INT) return jfail(c, "slice indices must be integers");
@@ -223,7 +225,7 @@ static bool slice_indices(jctx *c, int64_t n, jv start, jv stop, jv step, int64_
 
 static bool do_slice(jctx *c, jv obj, jv start, jv stop, jv step, jv *out) {
     if (obj.k == JV_UNDEF) return undefined_error(c, obj);
-    if (obj.k != JV_LIST && obj.k != JV_STR)
+    if ((obj.k != JV_LIST && obj.k != JV_STR) || (obj.k == JV_LIST && obj.u.l->gen))
         return jfail(c, "'%s' object is not subscriptable", jv_type_name(obj));
     size_t n = obj.k == JV_LIST ? obj.u.l->n : utf8_count(obj.u.s.p, obj.u.s.n);
     int64_t *idx = ja_alloc(c->arena, (n + 1) * sizeof *idx);
@@ -310,6 +312,25 @@ overflow:
     return jfail(c, "integer overflow");
 }
 
+/* Markup + str escapes the plain side, as markupsafe does */
+static bool markup_add(jctx *c, jv a, jv b, jv *out) {
+    jbuf buf = {.limit = c->max_output};
+    jv parts[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        jstr s = parts[k].u.s;
+        for (size_t i = 0; i < s.n; i++) {
+            char ch = s.p[i];
+            const char *rep = parts[k].safe ? NULL : ch == '&' ? "&amp;" : ch == '<' ? "&lt;"
+                            : ch == '>' ? "&gt;" : ch == '"' ? "&#34;" : ch == '\'' ? "&#39;" : NULL;
+            if (rep) jb_puts(&buf, rep);
+            else jb_putc(&buf, ch);
+        }
+    }
+    if (!jv_str_from_buf(c, &buf, out)) return false;
+    out->safe = true;
+    return true;
+}
+
 static bool binop(jctx *c, int op, jv a, jv b, jv *out) {
     static const char *const names[] = {"", "+", "-", "*", "/", "//", "%", "**"};
     if (op == JOP_CONCAT) {
@@ -346,7 +367,10 @@ static bool binop(jctx *c, int op, jv a, jv b, jv *out) {
         *out = jv_float(r);
         return true;
     }
-    if (op == JOP_ADD && a.k == JV_STR && b.k == JV_STR) return binop(c, JOP_CONCAT, a, b, out);
+    if (op == JOP_ADD && a.k == JV_STR && b.k == JV_STR) {
+        if (a.safe || b.safe) return markup_add(c, a, b, out);
+        return binop(c, JOP_CONCAT, a, b, out);
+    }
     if (op == JOP_ADD && a.k == JV_LIST && b.k == JV_LIST) {
         if (!jv_list_new(c, a.u.l->n + b.u.l->n, out)) return false;
         for (size_t i = 0; i < a.u.l->n; i++) out->u.l->v[out->u.l->n++] = a.u.l->v[i];

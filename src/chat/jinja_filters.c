@@ -110,7 +110,10 @@ static bool f_length(jctx *c, jv v, jv *a, jv *out) {
     (void)a;
     switch (v.k) {
     case JV_STR: *out = jv_int((int64_t)utf8_count(v.u.s.p, v.u.s.n)); return true;
-    case JV_LIST: *out = jv_int((int64_t)v.u.l->n); return true;
+    case JV_LIST:
+        if (v.u.l->gen) return jfail(c, "object of type 'generator' has no len()");
+        *out = jv_int((int64_t)v.u.l->n);
+        return true;
     case JV_DICT: *out = jv_int((int64_t)v.u.d->n); return true;
     case JV_UNDEF: *out = jv_int(0); return true;
     default: return jfail(c, "object of type '%s' has no len()", jv_type_name(v));
@@ -131,6 +134,12 @@ static bool f_items(jctx *c, jv v, jv *a, jv *out) {
         pair.u.l->n = 2;
         out->u.l->v[out->u.l->n++] = pair;
     }
+    return true;
+}
+
+static bool f_items_gen(jctx *c, jv v, jv *a, jv *out) {
+    if (!f_items(c, v, a, out)) return false;
+    out->u.l->gen = true; /* jinja's items filter yields */
     return true;
 }
 
@@ -155,7 +164,8 @@ static bool f_first(jctx *c, jv v, jv *a, jv *out) {
 static bool f_last(jctx *c, jv v, jv *a, jv *out) {
     jv items;
     (void)a;
-    if (v.k == JV_DICT) return jfail(c, "'dict' object is not reversible");
+    if (v.k == JV_DICT || (v.k == JV_LIST && v.u.l->gen))
+        return jfail(c, "'%s' object is not reversible", jv_type_name(v));
     if (!jiterate(c, v, &items)) return false;
     *out = items.u.l->n ? items.u.l->v[items.u.l->n - 1] : jv_undef();
     return true;
@@ -270,9 +280,9 @@ static bool f_string(jctx *c, jv v, jv *a, jv *out) {
 }
 
 static bool f_safe(jctx *c, jv v, jv *a, jv *out) {
-    (void)c;
     (void)a;
-    *out = v;
+    if (!jv_to_str(c, v, out)) return false;
+    out->safe = true;
     return true;
 }
 
@@ -361,8 +371,9 @@ static bool f_indent(jctx *c, jv v, jv *a, jv *out) {
     jbuf b = {.limit = c->max_output};
     if (first) jb_put(&b, ind.u.s.p, ind.u.s.n);
     /* lines as Python's splitlines on s + "\n" */
+    /* (s + "\n").splitlines() is s.split("\n") */
     size_t i = 0, line = 0;
-    while (i < s.u.s.n || (i == s.u.s.n && line == 0)) {
+    for (;;) {
         const char *nl = memchr(s.u.s.p + i, '\n', s.u.s.n - i);
         size_t end = nl ? (size_t)(nl - s.u.s.p) : s.u.s.n;
         if (line > 0) {
@@ -371,8 +382,8 @@ static bool f_indent(jctx *c, jv v, jv *a, jv *out) {
         }
         jb_put(&b, s.u.s.p + i, end - i);
         line++;
-        i = end + 1;
         if (!nl) break;
+        i = end + 1;
     }
     return jv_str_from_buf(c, &b, out);
 }
@@ -459,6 +470,7 @@ static bool f_unique(jctx *c, jv v, jv *a, jv *out) {
         seen[nseen++] = key;
         out->u.l->v[out->u.l->n++] = items.u.l->v[i];
     }
+    out->u.l->gen = true;
     return true;
 }
 
@@ -479,8 +491,10 @@ static bool f_reverse(jctx *c, jv v, jv *a, jv *out) {
     }
     jv items;
     if (!jiterate(c, v, &items) || !jv_list_new(c, items.u.l->n, out)) return false;
+    if (v.k == JV_LIST && v.u.l->gen) return jfail(c, "'generator' object is not reversible");
     for (size_t i = 0; i < items.u.l->n; i++) out->u.l->v[i] = items.u.l->v[items.u.l->n - 1 - i];
     out->u.l->n = items.u.l->n;
+    out->u.l->gen = true;
     return true;
 }
 
@@ -503,7 +517,7 @@ static const filter_def FILTERS[] = {
     {"tojson", f_tojson, {"ensure_ascii", "indent", "separators", "sort_keys"}},
     {"length", f_length, {0}},
     {"count", f_length, {0}},
-    {"items", f_items, {0}},
+    {"items", f_items_gen, {0}},
     {"list", f_list, {0}},
     {"first", f_first, {0}},
     {"last", f_last, {0}},
@@ -559,7 +573,9 @@ bool jargs_pick(jctx *c, const char *fname, jv *args, jstr *names, size_t nargs,
  * filters or tests by name */
 static bool f_map(jctx *c, jv v, jv *args, jstr *names, size_t nargs, jv *out) {
     jv items;
+    if (!jv_truthy(v)) v = jv_undef(); /* jinja: `if value:` before iterating */
     if (!jiterate(c, v, &items) || !jv_list_new(c, items.u.l->n, out)) return false;
+    out->u.l->gen = true;
     jv attr = jv_undef(), dflt = jv_undef();
     for (size_t i = 0; i < nargs; i++) {
         if (names && jstr_eq(names[i], "attribute")) attr = args[i];
@@ -585,7 +601,9 @@ static bool f_map(jctx *c, jv v, jv *args, jstr *names, size_t nargs, jv *out) {
 
 static bool f_select(jctx *c, jv v, jv *args, size_t nargs, bool by_attr, bool keep, jv *out) {
     jv items;
+    if (!jv_truthy(v)) v = jv_undef(); /* jinja: `if seq:` before iterating */
     if (!jiterate(c, v, &items) || !jv_list_new(c, items.u.l->n, out)) return false;
+    out->u.l->gen = true;
     size_t skip = by_attr ? 1 : 0;
     if (by_attr && nargs == 0) return jfail(c, "selectattr/rejectattr need an attribute name");
     for (size_t i = 0; i < items.u.l->n; i++) {

@@ -175,6 +175,7 @@ bool jv_write_json(jctx *c, jbuf *b, jv v, const jjson_opts *o, int64_t level) {
     case JV_STR: write_json_string(b, v.u.s, o->ensure_ascii); break;
     case JV_LIST: {
         const jlist *l = v.u.l;
+        if (l->gen) return jfail(c, "Object of type generator is not JSON serializable");
         if (l->n == 0) {
             jb_puts(b, "[]");
             break;

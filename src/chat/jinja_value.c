@@ -110,7 +110,7 @@ bool jv_truthy(jv v) {
     case JV_INT: return v.u.i != 0;
     case JV_FLOAT: return v.u.f != 0.0;
     case JV_STR: return v.u.s.n > 0;
-    case JV_LIST: return v.u.l->n > 0;
+    case JV_LIST: return v.u.l->gen || v.u.l->n > 0;
     case JV_DICT: return v.u.d->n > 0;
     default: return true;
     }
@@ -136,6 +136,7 @@ static bool num_equal(jv a, jv b) {
 bool jv_equal(jv a, jv b) {
     if (jv_is_number(a) && jv_is_number(b)) return num_equal(a, b);
     if (a.k != b.k) return false;
+    if (a.k == JV_LIST && (a.u.l->gen || b.u.l->gen)) return a.u.l == b.u.l;
     switch (a.k) {
     case JV_UNDEF: case JV_NONE: return true;
     case JV_STR: return a.u.s.n == b.u.s.n && memcmp(a.u.s.p, b.u.s.p, a.u.s.n) == 0;
@@ -165,6 +166,7 @@ const char *jv_type_name(jv v) {
                                         "list", "dict", "Namespace", "LoopContext", "Macro",
                                         "builtin_function_or_method"};
     if (v.k == JV_LIST && v.u.l->tuple) return "tuple";
+    if (v.k == JV_LIST && v.u.l->gen) return "generator";
     return names[v.k];
 }
 
@@ -277,6 +279,10 @@ static bool write_value(jctx *c, jbuf *b, jv v, bool repr, int depth) {
         break;
     case JV_LIST: {
         const jlist *l = v.u.l;
+        if (l->gen) {
+            jb_puts(b, "<generator object>");
+            break;
+        }
         jb_putc(b, l->tuple ? '(' : '[');
         for (size_t i = 0; i < l->n; i++) {
             if (i) jb_puts(b, ", ");
