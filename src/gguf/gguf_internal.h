@@ -61,23 +61,31 @@ void gguf_arr_free(gguf_arr *a);
 typedef struct gguf_kv {
     char *key; /* NUL-terminated copy */
     slm_gguf_vtype type;
+    uint64_t key_off;   /* file offset of the entry, for messages */
     uint64_t val_off;   /* file offset of the value, for messages */
     const uint8_t *val; /* scalar bytes inside the buffer */
     slm_str str;        /* STRING */
     gguf_arr arr;       /* ARRAY */
 } gguf_kv;
 
-/* Open-addressing hash index from names to entry numbers. The names are
- * owned elsewhere and must outlive the index. */
+/* A name -> entry-number index (sorted array, binary search). The names
+ * are owned elsewhere and must outlive the index. Use: init, add each
+ * entry in order, build once, then find. */
+typedef struct gguf_index_entry {
+    const char *name;
+    int64_t i;
+} gguf_index_entry;
+
 typedef struct gguf_index {
-    const char **names; /* entry number -> name */
-    int64_t *slots;     /* -1 = empty */
-    uint64_t mask;
+    gguf_index_entry *entries;
+    int64_t n;
 } gguf_index;
 
-slm_status gguf_index_init(gguf_index *ix, int64_t n);
-/* Adds entry i; false if the name is already present. */
-bool gguf_index_insert(gguf_index *ix, const char *name, int64_t i);
+slm_status gguf_index_init(gguf_index *ix, int64_t capacity);
+void gguf_index_add(gguf_index *ix, const char *name); /* entry number = order added */
+/* Sorts; returns the entry number of the first (in file order) entry whose
+ * name repeats an earlier one, or -1 when all names are distinct. */
+int64_t gguf_index_build(gguf_index *ix);
 int64_t gguf_index_find(const gguf_index *ix, const char *name);
 void gguf_index_free(gguf_index *ix);
 

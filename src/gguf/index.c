@@ -1,56 +1,57 @@
-/* A name -> entry-number hash index (open addressing, linear probing,
- * FNV-1a) for GGUF keys and tensor names. The table has a power-of-two
- * size at least twice the entry count, so lookups stay O(1). */
+/* A name -> entry-number index for GGUF keys and tensor names: the entries
+ * sorted by name, searched by binary search. A sorted array (rather than a
+ * hash table) keeps both building and lookup worst-case O(n log n) /
+ * O(log n) whatever names a hostile file chooses, and finding duplicates
+ * is a scan of neighbours. */
 #include "gguf/gguf_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t hash_name(const char *s) {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 slm_status gguf_index_init(gguf_index *ix, int64_t n) {
-    uint64_t cap = 8;
-    while (cap < (uint64_t)n * 2) cap *= 2; /* n is bounded by the file size */
-    ix->names = slm_calloc_array((size_t)n, sizeof *ix->names);
-    ix->slots = slm_malloc_array((size_t)cap, sizeof *ix->slots);
-    if (!ix->names || !ix->slots) {
-        gguf_index_free(ix);
-        return SLM_ERR_NOMEM;
-    }
-    memset(ix->slots, 0xff, (size_t)cap * sizeof *ix->slots); /* all -1 */
-    ix->mask = cap - 1;
-    return SLM_OK;
+    ix->n = 0;
+    ix->entries = slm_malloc_array((size_t)n, sizeof *ix->entries);
+    return ix->entries ? SLM_OK : SLM_ERR_NOMEM;
 }
 
-bool gguf_index_insert(gguf_index *ix, const char *name, int64_t i) {
-    uint64_t h = hash_name(name) & ix->mask;
-    while (ix->slots[h] >= 0) {
-        if (strcmp(ix->names[ix->slots[h]], name) == 0) return false;
-        h = (h + 1) & ix->mask;
+void gguf_index_add(gguf_index *ix, const char *name) {
+    ix->entries[ix->n] = (gguf_index_entry){name, ix->n};
+    ix->n++;
+}
+
+/* By name, then by entry number, so the first of equal names comes first. */
+static int cmp_entry(const void *a, const void *b) {
+    const gguf_index_entry *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    if (c) return c;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+int64_t gguf_index_build(gguf_index *ix) {
+    if (ix->n > 1) qsort(ix->entries, (size_t)ix->n, sizeof *ix->entries, cmp_entry);
+    int64_t dup = -1;
+    for (int64_t k = 1; k < ix->n; k++) {
+        if (strcmp(ix->entries[k - 1].name, ix->entries[k].name) != 0) continue;
+        if (dup < 0 || ix->entries[k].i < dup) dup = ix->entries[k].i;
     }
-    ix->slots[h] = i;
-    ix->names[i] = name;
-    return true;
+    return dup;
 }
 
 int64_t gguf_index_find(const gguf_index *ix, const char *name) {
-    if (!ix->slots || !name) return -1;
-    uint64_t h = hash_name(name) & ix->mask;
-    while (ix->slots[h] >= 0) {
-        if (strcmp(ix->names[ix->slots[h]], name) == 0) return ix->slots[h];
-        h = (h + 1) & ix->mask;
+    if (!ix->entries || !name) return -1;
+    int64_t lo = 0, hi = ix->n; /* search [lo, hi) */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(ix->entries[mid].name, name);
+        if (c == 0) return ix->entries[mid].i;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
     }
     return -1;
 }
 
 void gguf_index_free(gguf_index *ix) {
-    free(ix->names);
-    free(ix->slots);
-    ix->names = NULL;
-    ix->slots = NULL;
-    ix->mask = 0;
+    free(ix->entries);
+    ix->entries = NULL;
+    ix->n = 0;
 }

@@ -81,6 +81,7 @@ static slm_status parse_kv(gguf_rd *r, slm_gguf *g, int64_t i) {
     gguf_kv *kv = &g->kv[i];
     uint64_t at = r->pos;
     slm_str key;
+    kv->key_off = at;
     slm_status st = gguf_read_str(r, "key", &key);
     if (!st) st = gguf_check_name(r, at, "key", key, GGUF_MAX_KEY_LEN);
     if (st) return st;
@@ -88,6 +89,7 @@ static slm_status parse_kv(gguf_rd *r, slm_gguf *g, int64_t i) {
         return slm_error_set(r->err, SLM_ERR_NOMEM, "%s: out of memory", r->name);
     memcpy(kv->key, key.ptr, key.len);
     kv->key[key.len] = '\0';
+    gguf_index_add(&g->kv_index, kv->key);
     char q[72], ctx[96];
     snprintf(ctx, sizeof ctx, "key '%s'", gguf_quote(q, sizeof q, key.ptr, key.len));
     r->ctx = ctx;
@@ -98,8 +100,7 @@ static slm_status parse_kv(gguf_rd *r, slm_gguf *g, int64_t i) {
         st = gguf_fail(r, type_at, "unknown value type %u", t);
         goto out;
     }
-    if ((st = gguf_parse_value(r, t, kv))) goto out;
-    if (!gguf_index_insert(&g->kv_index, kv->key, i)) st = gguf_fail(r, at, "duplicate key");
+    st = gguf_parse_value(r, t, kv);
 out:
     r->ctx = NULL;
     return st;
@@ -113,6 +114,13 @@ static slm_status parse_kvs(gguf_rd *r, slm_gguf *g) {
     for (int64_t i = 0; i < g->n_kv; i++) {
         slm_status st = parse_kv(r, g, i);
         if (st) return st;
+    }
+    int64_t dup = gguf_index_build(&g->kv_index);
+    if (dup >= 0) {
+        char q[72];
+        const char *k = g->kv[dup].key;
+        return gguf_fail(r, g->kv[dup].key_off, "duplicate key '%s'",
+                         gguf_quote(q, sizeof q, k, strlen(k)));
     }
     return SLM_OK;
 }

@@ -54,9 +54,12 @@ static slm_status parse_type(gguf_rd *r, slm_gguf_tensor *t, uint64_t ne0_at) {
     return SLM_OK;
 }
 
-static slm_status parse_one(gguf_rd *r, slm_gguf *g, int64_t i, uint64_t *off_at) {
+/* Parses tensor info i; records where it starts and where its offset is. */
+static slm_status parse_one(gguf_rd *r, slm_gguf *g, int64_t i, uint64_t *at_out,
+                            uint64_t *off_at) {
     slm_gguf_tensor *t = &g->tensors[i];
     uint64_t at = r->pos;
+    *at_out = at;
     slm_str name;
     slm_status st = gguf_read_str(r, "tensor name", &name);
     if (!st) st = gguf_check_name(r, at, "tensor name", name, GGUF_MAX_NAME_LEN);
@@ -66,6 +69,7 @@ static slm_status parse_one(gguf_rd *r, slm_gguf *g, int64_t i, uint64_t *off_at
     memcpy(copy, name.ptr, name.len);
     copy[name.len] = '\0';
     t->name = copy;
+    gguf_index_add(&g->tensor_index, copy);
     char q[72], ctx[96];
     snprintf(ctx, sizeof ctx, "tensor '%s'", gguf_quote(q, sizeof q, copy, name.len));
     r->ctx = ctx;
@@ -73,13 +77,9 @@ static slm_status parse_one(gguf_rd *r, slm_gguf *g, int64_t i, uint64_t *off_at
     if ((st = parse_dims(r, t)) || (st = parse_type(r, t, ne0_at))) goto out;
     *off_at = r->pos;
     if ((st = gguf_read_u64(r, "tensor data offset", &t->offset))) goto out;
-    if (t->offset % g->alignment != 0) {
+    if (t->offset % g->alignment != 0)
         st = gguf_fail(r, *off_at, "data offset %" PRIu64 " is not a multiple of the alignment %u",
                        t->offset, g->alignment);
-        goto out;
-    }
-    if (!gguf_index_insert(&g->tensor_index, t->name, i))
-        st = gguf_fail(r, at, "duplicate tensor name");
 out:
     r->ctx = NULL;
     return st;
@@ -141,16 +141,27 @@ static slm_status place_data(gguf_rd *r, slm_gguf *g, const uint64_t *off_at) {
 slm_status gguf_parse_tensors(gguf_rd *r, slm_gguf *g) {
     int64_t n = g->n_tensors;
     g->tensors = slm_calloc_array((size_t)n, sizeof *g->tensors);
-    uint64_t *off_at = slm_malloc_array((size_t)n, sizeof *off_at);
+    /* file offsets of each info and of its data offset field, for messages */
+    uint64_t *at = slm_malloc_array((size_t)n, 2 * sizeof *at);
     slm_status st = SLM_ERR_NOMEM;
-    if (!g->tensors || !off_at || gguf_index_init(&g->tensor_index, n) != SLM_OK) {
+    if (!g->tensors || !at || gguf_index_init(&g->tensor_index, n) != SLM_OK) {
         slm_error_set(r->err, st, "%s: out of memory for %" PRId64 " tensor infos", r->name, n);
         goto out;
     }
+    uint64_t *off_at = at + n;
     st = SLM_OK;
-    for (int64_t i = 0; i < n && !st; i++) st = parse_one(r, g, i, &off_at[i]);
-    if (!st) st = place_data(r, g, off_at);
+    for (int64_t i = 0; i < n && !st; i++) st = parse_one(r, g, i, &at[i], &off_at[i]);
+    if (st) goto out;
+    int64_t dup = gguf_index_build(&g->tensor_index);
+    if (dup >= 0) {
+        char q[72];
+        const char *name = g->tensors[dup].name;
+        st = gguf_fail(r, at[dup], "duplicate tensor name '%s'",
+                       gguf_quote(q, sizeof q, name, strlen(name)));
+        goto out;
+    }
+    st = place_data(r, g, off_at);
 out:
-    free(off_at);
+    free(at);
     return st;
 }

@@ -145,6 +145,10 @@ static void c_nested_bad_inner(bb *x) {
     le(x, SLM_GGUF_UINT16, 4), mark(x), le(x, 100, 8), le(x, 0, 4);
 }
 static void c_duplicate_key(bb *x) { header(x, 3, 0, 2), kv_u32(x, "a", 1), mark(x), kv_u32(x, "a", 2); }
+static void c_duplicate_key_far(bb *x) {
+    header(x, 3, 0, 5), kv_u32(x, "b", 1), kv_u32(x, "a", 1), kv_u32(x, "c", 1);
+    mark(x), kv_u32(x, "a", 2), kv_u32(x, "c", 2);
+}
 static void c_align_not_pow2(bb *x) {
     header(x, 3, 0, 1), str(x, "general.alignment"), le(x, SLM_GGUF_UINT32, 4), mark(x), le(x, 48, 4);
 }
@@ -224,7 +228,8 @@ static const bad_case CASES[] = {
     {"huge nested array", c_huge_nested_array, "arrays cannot fit"},
     {"nesting too deep", c_nested_too_deep, "nested deeper"},
     {"nested bad inner", c_nested_bad_inner, "array of 100 uint16"},
-    {"duplicate key", c_duplicate_key, "key 'a': duplicate key"},
+    {"duplicate key", c_duplicate_key, "duplicate key 'a'"},
+    {"duplicate key, far apart", c_duplicate_key_far, "duplicate key 'a'"},
     {"alignment 48", c_align_not_pow2, "general.alignment 48 is not a power of two"},
     {"alignment 0", c_align_zero, "general.alignment 0 is not a power of two"},
     {"alignment type", c_align_type, "must be uint32"},
@@ -242,7 +247,7 @@ static const bad_case CASES[] = {
     {"out of bounds", c_out_of_bounds, "outside the data section"},
     {"huge offset", c_huge_offset, "outside the data section"},
     {"offset wraps", c_offset_wraps, "outside the data section"},
-    {"duplicate tensor", c_duplicate_tensor, "tensor 't': duplicate tensor name"},
+    {"duplicate tensor", c_duplicate_tensor, "duplicate tensor name 't'"},
     {"overlap", c_overlap, "tensor 'b' data [32, 96) overlaps tensor 'a'"},
     {"long tensor name", c_long_tensor_name, "is too long"},
     {"empty tensor name", c_empty_tensor_name, "tensor name is empty"},
