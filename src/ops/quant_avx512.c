@@ -10,6 +10,11 @@ slm_vec_dot_fn slm_vec_dot_avx512(slm_dtype t) {
     case SLM_TYPE_Q5_0: return slm_x86_dot_q5_0_avx512;
     case SLM_TYPE_Q5_1: return slm_x86_dot_q5_1_avx512;
     case SLM_TYPE_Q8_0: return slm_x86_dot_q8_0_avx512;
+    case SLM_TYPE_Q2_K: return slm_x86_dot_q2_K_avx512;
+    case SLM_TYPE_Q3_K: return slm_x86_dot_q3_K_avx512;
+    case SLM_TYPE_Q4_K: return slm_x86_dot_q4_K_avx512;
+    case SLM_TYPE_Q5_K: return slm_x86_dot_q5_K_avx512;
+    case SLM_TYPE_Q6_K: return slm_x86_dot_q6_K_avx512;
     default: return NULL;
     }
 }

@@ -32,6 +32,8 @@ static inline float slm_x86_hsum4(__m128 s) {
     return _mm_cvtss_f32(s);
 }
 
+static inline __m256i slm_x86_load32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
 /* ---- 8-bit dot products (8 int32 lanes, each the sum of 4 products) ----- */
 /* u unsigned bytes, s signed bytes. */
 static inline __m256i slm_x86_dot_us(__m256i u, __m256i s) {
@@ -139,6 +141,11 @@ void slm_x86_dot_q4_1_avx512(int64_t n, float *s, const void *x, const void *y);
 void slm_x86_dot_q5_0_avx512(int64_t n, float *s, const void *x, const void *y);
 void slm_x86_dot_q5_1_avx512(int64_t n, float *s, const void *x, const void *y);
 void slm_x86_dot_q8_0_avx512(int64_t n, float *s, const void *x, const void *y);
+void slm_x86_dot_q2_K_avx512(int64_t n, float *s, const void *x, const void *y);
+void slm_x86_dot_q3_K_avx512(int64_t n, float *s, const void *x, const void *y);
+void slm_x86_dot_q4_K_avx512(int64_t n, float *s, const void *x, const void *y);
+void slm_x86_dot_q5_K_avx512(int64_t n, float *s, const void *x, const void *y);
+void slm_x86_dot_q6_K_avx512(int64_t n, float *s, const void *x, const void *y);
 
 /* from_float / to_float of the AVX2 level (quant_quantize_avx2.c,
  * quant_dequant_avx2.c); NULL for types they do not cover. */

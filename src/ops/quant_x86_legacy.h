@@ -14,7 +14,6 @@
 #include "ops/quant_x86.h"
 
 /* ---- one block -> 8 int32 lanes as floats -------------------------------- */
-static inline __m256i slm_x86_load32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
 static inline __m256 slm_x86_blk_q8_0(const slm_block_q8_0 *x, const slm_block_q8_0 *y) {
     return _mm256_cvtepi32_ps(slm_x86_dot_ss(slm_x86_load32(x->qs), slm_x86_load32(y->qs)));

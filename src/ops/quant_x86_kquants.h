@@ -1,0 +1,236 @@
+/* Template of the k-quant dot products (Q2_K..Q6_K against Q8_K
+ * activations), instantiated by quant_kdot_avx2.c and quant_kdot_avx512.c:
+ * the same code compiled once per ISA, so the AVX-512 level gets VNNI
+ * (vpdpwssd fuses the scale multiply and the accumulation).
+ *
+ * Per 256-element super-block the quants are unpacked to unsigned bytes,
+ * multiplied with the activations by maddubs (pairs into int16), weighted
+ * by the sub-block scales with madd into 8 exact int32 lanes, then scaled
+ * once by d_x*d_y in float. Offsets (Q3_K's -4, Q6_K's -32) and mins
+ * (Q2_K, Q4_K, Q5_K) are applied through the precomputed 16-element sums
+ * of the activations (bsums), never per element. */
+#ifndef SLM_OPS_QUANT_X86_KQUANTS_H
+#define SLM_OPS_QUANT_X86_KQUANTS_H
+
+#include "ops/quant_x86.h"
+
+
+/* sum_g m[g] * (bsums[2g] + bsums[2g+1]) for the 8 mins of Q4_K/Q5_K, as 4
+ * int32 lanes. */
+static inline __m128i k4_min_sums(const slm_block_q8_K *y, __m128i mins8) {
+    __m256i bs = slm_x86_load32(y->bsums);
+    __m128i pair = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+    return _mm_madd_epi16(_mm_cvtepu8_epi16(mins8), pair);
+}
+
+/* ---- Q4_K --------------------------------------------------------------- */
+/* sum over the super-block of scale[j] * dot(sub-block j), 8 int32 lanes. */
+static inline __m256i q4k_isum(const slm_block_q4_K *x, const slm_block_q8_K *y, __m128i sm) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m128i s16 = _mm_cvtepu8_epi16(sm);
+    __m256i sc = _mm256_set_m128i(s16, s16);
+    __m256i acc = _mm256_setzero_si256();
+    for (int j = 0; j < 4; j++) {
+        __m256i q = slm_x86_load32(x->qs + 32 * j);
+        __m256i lo = _mm256_and_si256(q, m4);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        __m256i plo = _mm256_maddubs_epi16(lo, slm_x86_load32(y->qs + 64 * j));
+        __m256i phi = _mm256_maddubs_epi16(hi, slm_x86_load32(y->qs + 64 * j + 32));
+        acc = slm_x86_madd_acc(acc, plo, slm_x86_scale_bcast(sc, 2 * j));
+        acc = slm_x86_madd_acc(acc, phi, slm_x86_scale_bcast(sc, 2 * j + 1));
+    }
+    return acc;
+}
+
+static inline void slm_x86_kdot_q4_K(int64_t n, float *s, const void *vx, const void *vy) {
+    const slm_block_q4_K *x = vx;
+    const slm_block_q8_K *y = vy;
+    const int64_t nb = n / SLM_QK_K;
+    __m256 acc = _mm256_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const float d = y[i].d * slm_x86_f16(x[i].d);
+        const float dmin = y[i].d * slm_x86_f16(x[i].dmin);
+        __m128i sm = slm_x86_k4_scales(x[i].scales);
+        __m128i msum = k4_min_sums(y + i, _mm_unpackhi_epi64(sm, sm));
+        accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(msum), accm);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(q4k_isum(x + i, y + i, sm)), acc);
+    }
+    *s = slm_x86_hsum8(acc) - slm_x86_hsum4(accm);
+}
+
+/* ---- Q5_K --------------------------------------------------------------- */
+static inline __m256i q5k_isum(const slm_block_q5_K *x, const slm_block_q8_K *y, __m128i sm) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), b4 = _mm256_set1_epi8(0x10);
+    __m128i s16 = _mm_cvtepu8_epi16(sm);
+    __m256i sc = _mm256_set_m128i(s16, s16);
+    __m256i h = slm_x86_load32(x->qh); /* bits 2j, 2j+1 of byte l: sub-blocks 2j, 2j+1 */
+    __m256i acc = _mm256_setzero_si256();
+    for (int j = 0; j < 4; j++) {
+        __m256i q = slm_x86_load32(x->qs + 32 * j);
+        __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4),
+                                     _mm256_and_si256(_mm256_slli_epi16(h, 4), b4));
+        __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
+                                     _mm256_and_si256(_mm256_slli_epi16(h, 3), b4));
+        h = _mm256_srli_epi16(h, 2);
+        __m256i plo = _mm256_maddubs_epi16(lo, slm_x86_load32(y->qs + 64 * j));
+        __m256i phi = _mm256_maddubs_epi16(hi, slm_x86_load32(y->qs + 64 * j + 32));
+        acc = slm_x86_madd_acc(acc, plo, slm_x86_scale_bcast(sc, 2 * j));
+        acc = slm_x86_madd_acc(acc, phi, slm_x86_scale_bcast(sc, 2 * j + 1));
+    }
+    return acc;
+}
+
+static inline void slm_x86_kdot_q5_K(int64_t n, float *s, const void *vx, const void *vy) {
+    const slm_block_q5_K *x = vx;
+    const slm_block_q8_K *y = vy;
+    const int64_t nb = n / SLM_QK_K;
+    __m256 acc = _mm256_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const float d = y[i].d * slm_x86_f16(x[i].d);
+        const float dmin = y[i].d * slm_x86_f16(x[i].dmin);
+        __m128i sm = slm_x86_k4_scales(x[i].scales);
+        __m128i msum = k4_min_sums(y + i, _mm_unpackhi_epi64(sm, sm));
+        accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(msum), accm);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(q5k_isum(x + i, y + i, sm)), acc);
+    }
+    *s = slm_x86_hsum8(acc) - slm_x86_hsum4(accm);
+}
+
+/* ---- Q6_K --------------------------------------------------------------- */
+/* Quants are q - 32 with q in [0, 63]: dot with q, minus 32 * scale * bsum. */
+static inline __m256i q6k_isum(const slm_block_q6_K *x, const slm_block_q8_K *y) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x30);
+    __m128i sc8 = _mm_loadu_si128((const __m128i *)x->scales);
+    __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+    __m256i acc = _mm256_madd_epi16(sc16, slm_x86_load32(y->bsums));
+    acc = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(acc, 5));
+    for (int h = 0; h < 2; h++) {
+        __m128i s16 = _mm_cvtepi8_epi16(h ? _mm_unpackhi_epi64(sc8, sc8) : sc8);
+        __m256i sc = _mm256_set_m128i(s16, s16);
+        const uint8_t *ql = x->ql + 64 * h;
+        const int8_t *q8 = y->qs + 128 * h;
+        __m256i qh = slm_x86_load32(x->qh + 32 * h);
+        __m256i l0 = slm_x86_load32(ql), l1 = slm_x86_load32(ql + 32);
+        __m256i q[4];
+        q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m2));
+        q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m2));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m2));
+        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                               _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2));
+        for (int k = 0; k < 4; k++) {
+            __m256i p = _mm256_maddubs_epi16(q[k], slm_x86_load32(q8 + 32 * k));
+            acc = slm_x86_madd_acc(acc, p, slm_x86_scale_pair(sc, 2 * k));
+        }
+    }
+    return acc;
+}
+
+static inline void slm_x86_kdot_q6_K(int64_t n, float *s, const void *vx, const void *vy) {
+    const slm_block_q6_K *x = vx;
+    const slm_block_q8_K *y = vy;
+    const int64_t nb = n / SLM_QK_K;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const float d = y[i].d * slm_x86_f16(x[i].d);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(q6k_isum(x + i, y + i)), acc);
+    }
+    *s = slm_x86_hsum8(acc);
+}
+
+/* ---- Q3_K --------------------------------------------------------------- */
+/* Quants are u - 4 with u = low 2 bits | high bit << 2 in [0, 7]. */
+static inline __m256i q3k_isum(const slm_block_q3_K *x, const slm_block_q8_K *y) {
+    const __m256i m3 = _mm256_set1_epi8(3), b2 = _mm256_set1_epi8(4);
+    __m128i sc8 = slm_x86_q3k_scales(x->scales);
+    __m256i acc = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), slm_x86_load32(y->bsums));
+    acc = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(acc, 2));
+    __m256i hm = slm_x86_load32(x->hmask);
+    for (int h = 0; h < 2; h++) {
+        __m128i s16 = _mm_cvtepi8_epi16(h ? _mm_unpackhi_epi64(sc8, sc8) : sc8);
+        __m256i sc = _mm256_set_m128i(s16, s16);
+        __m256i qs = slm_x86_load32(x->qs + 32 * h);
+        for (int k = 0; k < 4; k++) {
+            __m256i u = _mm256_or_si256(_mm256_and_si256(qs, m3),
+                                        _mm256_and_si256(_mm256_slli_epi16(hm, 2), b2));
+            qs = _mm256_srli_epi16(qs, 2);
+            hm = _mm256_srli_epi16(hm, 1);
+            __m256i p = _mm256_maddubs_epi16(u, slm_x86_load32(y->qs + 128 * h + 32 * k));
+            acc = slm_x86_madd_acc(acc, p, slm_x86_scale_pair(sc, 2 * k));
+        }
+    }
+    return acc;
+}
+
+static inline void slm_x86_kdot_q3_K(int64_t n, float *s, const void *vx, const void *vy) {
+    const slm_block_q3_K *x = vx;
+    const slm_block_q8_K *y = vy;
+    const int64_t nb = n / SLM_QK_K;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const float d = y[i].d * slm_x86_f16(x[i].d);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(q3k_isum(x + i, y + i)), acc);
+    }
+    *s = slm_x86_hsum8(acc);
+}
+
+/* ---- Q2_K --------------------------------------------------------------- */
+static inline __m256i q2k_isum(const slm_block_q2_K *x, const slm_block_q8_K *y) {
+    const __m256i m3 = _mm256_set1_epi8(3);
+    __m128i raw = _mm_loadu_si128((const __m128i *)x->scales);
+    __m128i sc8 = _mm_and_si128(raw, _mm_set1_epi8(0x0f));
+    __m256i acc = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+        __m128i s16 = _mm_cvtepu8_epi16(h ? _mm_unpackhi_epi64(sc8, sc8) : sc8);
+        __m256i sc = _mm256_set_m128i(s16, s16);
+        __m256i qs = slm_x86_load32(x->qs + 32 * h);
+        for (int k = 0; k < 4; k++) {
+            __m256i u = _mm256_and_si256(qs, m3);
+            qs = _mm256_srli_epi16(qs, 2);
+            __m256i p = _mm256_maddubs_epi16(u, slm_x86_load32(y->qs + 128 * h + 32 * k));
+            acc = slm_x86_madd_acc(acc, p, slm_x86_scale_pair(sc, 2 * k));
+        }
+    }
+    return acc;
+}
+
+/* sum_g (scale byte g >> 4) * bsums[g], 8 int32 lanes. */
+static inline __m256i q2k_min_sums(const slm_block_q2_K *x, const slm_block_q8_K *y) {
+    __m128i raw = _mm_loadu_si128((const __m128i *)x->scales);
+    __m128i mins = _mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f));
+    return _mm256_madd_epi16(_mm256_cvtepu8_epi16(mins), slm_x86_load32(y->bsums));
+}
+
+static inline void slm_x86_kdot_q2_K(int64_t n, float *s, const void *vx, const void *vy) {
+    const slm_block_q2_K *x = vx;
+    const slm_block_q8_K *y = vy;
+    const int64_t nb = n / SLM_QK_K;
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const float d = y[i].d * slm_x86_f16(x[i].d);
+        const float dmin = y[i].d * slm_x86_f16(x[i].dmin);
+        accm = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(q2k_min_sums(x + i, y + i)), accm);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(q2k_isum(x + i, y + i)), acc);
+    }
+    *s = slm_x86_hsum8(acc) - slm_x86_hsum8(accm);
+}
+
+#define SLM_X86_KQUANT_KERNELS(SUFFIX)                                                   \
+    void slm_x86_dot_q2_K_##SUFFIX(int64_t n, float *s, const void *x, const void *y) { \
+        slm_x86_kdot_q2_K(n, s, x, y);                                                   \
+    }                                                                                    \
+    void slm_x86_dot_q3_K_##SUFFIX(int64_t n, float *s, const void *x, const void *y) { \
+        slm_x86_kdot_q3_K(n, s, x, y);                                                   \
+    }                                                                                    \
+    void slm_x86_dot_q4_K_##SUFFIX(int64_t n, float *s, const void *x, const void *y) { \
+        slm_x86_kdot_q4_K(n, s, x, y);                                                   \
+    }                                                                                    \
+    void slm_x86_dot_q5_K_##SUFFIX(int64_t n, float *s, const void *x, const void *y) { \
+        slm_x86_kdot_q5_K(n, s, x, y);                                                   \
+    }                                                                                    \
+    void slm_x86_dot_q6_K_##SUFFIX(int64_t n, float *s, const void *x, const void *y) { \
+        slm_x86_kdot_q6_K(n, s, x, y);                                                   \
+    }
+
+#endif
