@@ -1,6 +1,8 @@
-/* The AVX-512 (F/BW/VL/DQ/VNNI) level of the quant kernels. Only types
- * whose 512-bit/VNNI version measured faster than AVX2 are listed; for the
- * others this returns NULL and the dispatcher keeps the AVX2 kernel. */
+/* The AVX-512 (F/BW/VL/DQ/VNNI) level of the quant kernels: the VNNI
+ * instances of the legacy and k-quant dot templates (quant_dot_avx512.c,
+ * quant_kdot_avx512.c). Float dots, from_float and to_float return NULL
+ * here, so the dispatcher keeps their AVX2 versions (512-bit versions were
+ * not faster on the Zen 4 this was measured on). */
 #include "ops/quant_x86.h"
 
 slm_vec_dot_fn slm_vec_dot_avx512(slm_dtype t) {
