@@ -307,6 +307,8 @@ static jnode *parse_postfix(parser *P, jnode *n) {
             jnode *m = mk(P, JN_CALL, t);
             if (!m) return NULL;
             m->a = n;
+            m->line = n->line; /* errors point at the callee */
+            m->col = n->col;
             if (!parse_args(P, m)) return NULL;
             n = m;
         } else {
