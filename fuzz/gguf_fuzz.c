@@ -63,6 +63,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     for (int64_t i = 0; i < slm_gguf_n_kv(g); i++) walk_kv(g, i);
+    /* lookups of keys the engine asks for, present or not */
+    int64_t iv;
+    slm_str s;
+    slm_gguf_array a;
+    if (slm_gguf_get_int(g, "llama.block_count", &iv)) sink += (uint64_t)iv;
+    if (slm_gguf_get_str(g, "general.architecture", &s) && s.len) sink += (uint8_t)s.ptr[0];
+    if (slm_gguf_get_arr(g, "tokenizer.ggml.tokens", &a)) sink += a.n;
+    if (slm_gguf_find_key(g, "") != -1 || slm_gguf_find_tensor(g, "") != NULL) abort();
     for (int64_t i = 0; i < slm_gguf_n_tensors(g); i++) walk_tensor(g, i);
     slm_gguf_close(g);
     return 0;
