@@ -23,7 +23,8 @@ static void walk_array(const slm_gguf_array *a, int depth) {
         if (slm_gguf_arr_uint(a, i, &uv)) sink += uv;
         if (slm_gguf_arr_float(a, i, &fv)) sink += fv == fv;
         if (slm_gguf_arr_bool(a, i, &bv)) sink += bv;
-        if (slm_gguf_arr_str(a, i, &s) && s.len) sink += (uint8_t)s.ptr[0] + (uint8_t)s.ptr[s.len - 1];
+        if (slm_gguf_arr_str(a, i, &s) && s.len)
+            sink += (uint8_t)s.ptr[0] + (uint8_t)s.ptr[s.len - 1];
         if (slm_gguf_arr_arr(a, i, &sub)) walk_array(&sub, depth + 1);
     }
     slm_gguf_array bad;

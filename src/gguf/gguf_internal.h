@@ -1,6 +1,6 @@
 /* Internal structures shared by the GGUF reader files: the parse cursor
  * (gguf_rd), the validated array index (gguf_arr), key/value entries, the
- * name hash index and struct slm_gguf itself. Nothing here is public. */
+ * sorted name index and struct slm_gguf itself. Nothing here is public. */
 #ifndef SLM_GGUF_INTERNAL_H
 #define SLM_GGUF_INTERNAL_H
 
