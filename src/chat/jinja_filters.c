@@ -75,7 +75,7 @@ static bool f_trim(jctx *c, jv v, jv *a, jv *out) {
     jv s, chars;
     if (!want_str(c, v, &s)) return false;
     if (given(a[0]) && a[0].k != JV_NONE && !want_str(c, a[0], &chars)) return false;
-    jstr r;
+    jstr r = {0};
     jstr_strip(s.u.s, given(a[0]) && a[0].k != JV_NONE ? &chars.u.s : NULL, 3, &r);
     *out = jv_strn(r.p, r.n);
     return true;
@@ -288,7 +288,7 @@ static bool f_safe(jctx *c, jv v, jv *a, jv *out) {
 
 static bool parse_number(jstr s, bool want_int, jv *out) {
     char buf[64];
-    jstr t;
+    jstr t = {0};
     jstr_strip(s, NULL, 3, &t);
     if (t.n == 0 || t.n >= sizeof buf) return false;
     size_t n = 0;
@@ -674,7 +674,7 @@ bool jtest(jctx *c, jstr name, jv v, jv *args, size_t nargs, bool *out) {
         int64_t i = v.k == JV_BOOL ? v.u.b : v.u.i;
         *out = ((i % 2) != 0) == T("odd");
     } else if (T("divisibleby")) {
-        int64_t x, y;
+        int64_t x = 0, y = 1;
         if (!want_int(c, v, "value", &x) || !want_int(c, arg, "divisor", &y)) return false;
         if (y == 0) return jfail(c, "divisibleby zero");
         *out = y == -1 || x % y == 0;

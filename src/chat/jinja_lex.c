@@ -392,7 +392,7 @@ static bool normalise(const char *src, size_t len, jarena *arena, jstr *out, slm
 }
 
 bool jlex(const char *src, size_t len, jarena *arena, jtoks *out, slm_error *err) {
-    jstr norm;
+    jstr norm = {0};
     if (!normalise(src, len, arena, &norm, err)) return false;
     lexer L = {.s = norm.p, .n = norm.n, .line = 1, .col = 1, .arena = arena, .out = out, .err = err};
     bool line_starting = true;

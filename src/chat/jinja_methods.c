@@ -104,7 +104,7 @@ static bool affix(jctx *c, jstr s, jv arg, bool prefix, bool *out) {
             if (!affix(c, s, arg.u.l->v[i], prefix, out)) return false;
         return true;
     }
-    jstr a;
+    jstr a = {0};
     if (!str_arg(c, arg, prefix ? "startswith argument" : "endswith argument", &a)) return false;
     *out = a.n <= s.n && memcmp(prefix ? s.p : s.p + s.n - a.n, a.p, a.n) == 0;
     return true;
@@ -164,7 +164,7 @@ static bool split(jctx *c, jstr s, jv sepv, jv maxv, bool from_right, jv *out) {
             if (!jv_list_push(c, out->u.l, parts.u.l->v[k - 1])) return false;
         return true;
     }
-    jstr sep;
+    jstr sep = {0};
     if (!str_arg(c, sepv, "separator", &sep)) return false;
     if (sep.n == 0) return jfail(c, "empty separator");
     if (!from_right) {
@@ -241,7 +241,7 @@ static bool char_class(jstr s, int id) {
 }
 
 static bool str_method(jctx *c, int id, jstr s, jv *a, jv *out) {
-    jstr x, r;
+    jstr x = {0}, r = {0};
     bool b;
     switch (id) {
     case M_STARTSWITH:
@@ -262,7 +262,7 @@ static bool str_method(jctx *c, int id, jstr s, jv *a, jv *out) {
     case M_CAPITALIZE: return jstr_case(c, s, 'c', out);
     case M_TITLE: return py_title(c, s, out);
     case M_REPLACE: {
-        jstr old, rep;
+        jstr old = {0}, rep = {0};
         int64_t count = a[2].k == JV_INT ? a[2].u.i : -1;
         if (!str_arg(c, a[0], "replace argument", &old) || !str_arg(c, a[1], "replace argument", &rep))
             return false;
