@@ -66,7 +66,9 @@ static bool wait_for_job(slm_threadpool *p, unsigned seen) {
 static void *worker_main(void *arg) {
     worker *w = arg;
     slm_threadpool *p = w->pool;
-    unsigned seen = atomic_load(&p->generation);
+    /* Jobs are counted from 0 at creation; reading the counter here instead
+     * would miss a job published before this thread got scheduled. */
+    unsigned seen = 0;
     while (wait_for_job(p, seen)) {
         seen = atomic_load_explicit(&p->generation, memory_order_acquire);
         p->fn(p->ctx, w->ith, p->n_threads);
@@ -126,7 +128,7 @@ void slm_threadpool_run(slm_threadpool *p, slm_task_fn fn, void *ctx) {
     p->fn = fn;
     p->ctx = ctx;
     atomic_store_explicit(&p->n_done, 0, memory_order_relaxed);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    atomic_fetch_add(&p->generation, 1); /* seq_cst: ordered before the n_sleeping check */
     if (atomic_load(&p->n_sleeping) > 0) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->cv);

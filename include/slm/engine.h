@@ -1,0 +1,59 @@
+/* slm engine: the one door into inference. It owns a loaded model (GGUF
+ * file, weights, tokenizer), the kernel thread pool and a context, and
+ * turns a prompt into streamed text. The CLI (and later the server's
+ * scheduler and eval) go through here, never to model/ directly. */
+#ifndef SLM_ENGINE_H
+#define SLM_ENGINE_H
+
+#include "slm/base.h"
+#include "slm/gguf.h"
+#include "slm/model.h"
+#include "slm/sample.h"
+#include "slm/tokenizer.h"
+
+typedef struct slm_engine_params {
+    const char *model_path;
+    int n_threads;   /* <= 0: all cores */
+    int32_t n_ctx;   /* <= 0: model's training context, capped at 4096 */
+    int32_t n_batch; /* <= 0: 512 */
+} slm_engine_params;
+
+typedef struct slm_engine slm_engine;
+
+slm_status slm_engine_open(const slm_engine_params *p, slm_engine **out, slm_error *err);
+void slm_engine_close(slm_engine *e);
+const slm_gguf *slm_engine_gguf(const slm_engine *e);
+const slm_model *slm_engine_model(const slm_engine *e);
+const slm_tokenizer *slm_engine_tokenizer(const slm_engine *e);
+slm_context *slm_engine_context(slm_engine *e);
+int slm_engine_threads(const slm_engine *e);
+
+typedef enum slm_finish {
+    SLM_FINISH_STOP = 0, /* end-of-generation token */
+    SLM_FINISH_LENGTH,   /* n_predict reached or context full */
+    SLM_FINISH_CANCEL,   /* callback asked to stop */
+} slm_finish;
+
+typedef struct slm_gen_params {
+    int32_t n_predict;        /* < 0: until EOS or the context is full */
+    slm_sampler_params sampling;
+    bool echo_prompt;         /* emit the prompt's tokens first (special ones rendered) */
+    bool parse_special;       /* match special-token texts in the prompt */
+} slm_gen_params;
+
+void slm_gen_params_default(slm_gen_params *p);
+
+typedef struct slm_gen_stats {
+    int32_t n_prompt, n_gen;
+    double t_load_s, t_prompt_s, t_gen_s, ttft_s;
+    slm_finish finish;
+} slm_gen_stats;
+
+/* Called with each complete UTF-8 piece of output; return false to stop. */
+typedef bool (*slm_piece_fn)(const char *piece, size_t len, void *user);
+
+/* Generates from a fresh context (the cache is cleared first). */
+slm_status slm_engine_generate(slm_engine *e, const char *prompt, size_t prompt_len, const slm_gen_params *p,
+                               slm_piece_fn on_piece, void *user, slm_gen_stats *stats, slm_error *err);
+
+#endif

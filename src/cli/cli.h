@@ -1,0 +1,22 @@
+/* Shared pieces of the slm CLI: subcommand entry points and option
+ * parsing helpers that give clear errors for bad values. */
+#ifndef SLM_CLI_H
+#define SLM_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+int cli_run(int argc, char **argv);
+int cli_show(int argc, char **argv);
+int cli_bench(int argc, char **argv);
+
+/* Parse helpers: print "slm CMD: bad value for OPT: VALUE" and return false. */
+bool cli_parse_int(const char *cmd, const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out);
+bool cli_parse_float(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
+bool cli_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
+/* Returns the option's value (argv[++*i]) or NULL after printing an error. */
+const char *cli_value(const char *cmd, int argc, char **argv, int *i);
+/* Human-readable byte count ("1.5 GiB"). */
+const char *cli_bytes(uint64_t n, char *buf, int cap);
+
+#endif

@@ -1,0 +1,187 @@
+/* `slm run MODEL.gguf [PROMPT]`: one-shot generation streamed to stdout, or
+ * an interactive session (one completion per input line) without a
+ * prompt. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slm/engine.h"
+
+typedef struct run_opts {
+    slm_engine_params engine;
+    slm_gen_params gen;
+    const char *model, *prompt;
+    bool stats;
+} run_opts;
+
+static void run_usage(FILE *f) {
+    fprintf(f,
+            "usage: slm run MODEL.gguf [PROMPT] [options]\n"
+            "  Generates text from PROMPT (streamed as produced). Without PROMPT: an\n"
+            "  interactive session, one completion per line of input (Ctrl-D ends).\n"
+            "options:\n"
+            "  -n, --n-predict N    tokens to generate (default -1: until end of text or context full)\n"
+            "  --temp T             temperature (default 0.8; 0 = greedy)\n"
+            "  --top-k K            top-k (default 40; 0 = off)\n"
+            "  --top-p P            nucleus sampling (default 0.95; 1 = off)\n"
+            "  --min-p P            min-p (default 0.05; 0 = off)\n"
+            "  --repeat-penalty R   repetition penalty (default 1.0 = off)\n"
+            "  --repeat-last-n N    penalty window (default 64)\n"
+            "  --seed S             random seed (default -1: random)\n"
+            "  -t, --threads N      threads (default: all cores)\n"
+            "  -c, --ctx N          context size in tokens (default: the model's, max 4096)\n"
+            "  --no-echo            do not print the prompt before the output\n"
+            "  --special            parse special-token texts (like <s>) in the prompt\n"
+            "  --stats              print timings to stderr at the end\n");
+}
+
+static int parse_sampling(const char *a, int argc, char **argv, int *i, slm_sampler_params *s) {
+    const char *v;
+    double d;
+    int64_t n;
+    if (strcmp(a, "--temp") == 0) {
+        if (!(v = cli_value("run", argc, argv, i)) || !cli_parse_float("run", a, v, 0, 100, &d)) return -1;
+        s->temperature = (float)d;
+    } else if (strcmp(a, "--top-k") == 0) {
+        if (!(v = cli_value("run", argc, argv, i)) || !cli_parse_int("run", a, v, 0, INT32_MAX, &n)) return -1;
+        s->top_k = (int32_t)n;
+    } else if (strcmp(a, "--top-p") == 0) {
+        if (!(v = cli_value("run", argc, argv, i)) || !cli_parse_float("run", a, v, 0, 1, &d)) return -1;
+        s->top_p = (float)d;
+    } else if (strcmp(a, "--min-p") == 0) {
+        if (!(v = cli_value("run", argc, argv, i)) || !cli_parse_float("run", a, v, 0, 1, &d)) return -1;
+        s->min_p = (float)d;
+    } else if (strcmp(a, "--repeat-penalty") == 0) {
+        if (!(v = cli_value("run", argc, argv, i)) || !cli_parse_float("run", a, v, 0, 100, &d)) return -1;
+        s->repeat_penalty = (float)d;
+    } else if (strcmp(a, "--repeat-last-n") == 0) {
+        if (!(v = cli_value("run", argc, argv, i)) || !cli_parse_int("run", a, v, -1, 1 << 20, &n)) return -1;
+        s->repeat_last_n = (int32_t)n;
+    } else if (strcmp(a, "--seed") == 0) {
+        if (!(v = cli_value("run", argc, argv, i)) || !cli_parse_u64("run", a, v, &s->seed)) return -1;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* 1: consumed, 0: not an engine/gen option, -1: error. */
+static int parse_option(const char *a, int argc, char **argv, int *i, run_opts *o) {
+    const char *v;
+    int64_t n;
+    int r = parse_sampling(a, argc, argv, i, &o->gen.sampling);
+    if (r != 0) return r;
+    if (strcmp(a, "-n") == 0 || strcmp(a, "--n-predict") == 0) {
+        if (!(v = cli_value("run", argc, argv, i)) || !cli_parse_int("run", a, v, -1, INT32_MAX, &n)) return -1;
+        o->gen.n_predict = (int32_t)n;
+    } else if (strcmp(a, "-t") == 0 || strcmp(a, "--threads") == 0) {
+        if (!(v = cli_value("run", argc, argv, i)) || !cli_parse_int("run", a, v, 1, 512, &n)) return -1;
+        o->engine.n_threads = (int)n;
+    } else if (strcmp(a, "-c") == 0 || strcmp(a, "--ctx") == 0) {
+        if (!(v = cli_value("run", argc, argv, i)) || !cli_parse_int("run", a, v, 1, 1 << 24, &n)) return -1;
+        o->engine.n_ctx = (int32_t)n;
+    } else if (strcmp(a, "--no-echo") == 0) {
+        o->gen.echo_prompt = false;
+    } else if (strcmp(a, "--special") == 0) {
+        o->gen.parse_special = true;
+    } else if (strcmp(a, "--stats") == 0) {
+        o->stats = true;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+static int parse_args(int argc, char **argv, run_opts *o) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            run_usage(stdout);
+            return 1;
+        }
+        int r = a[0] == '-' && a[1] ? parse_option(a, argc, argv, &i, o) : 0;
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "slm run: unknown option '%s' (see slm run --help)\n", a);
+            return 2;
+        }
+        if (!o->model) o->model = a;
+        else if (!o->prompt) o->prompt = a;
+        else {
+            fprintf(stderr, "slm run: unexpected argument '%s' (quote the prompt)\n", a);
+            return 2;
+        }
+    }
+    if (!o->model) {
+        run_usage(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+static bool print_piece(const char *piece, size_t len, void *user) {
+    (void)user;
+    fwrite(piece, 1, len, stdout);
+    fflush(stdout);
+    return true;
+}
+
+static void print_stats(const slm_gen_stats *s) {
+    fprintf(stderr, "\nslm: load %.2f s | prompt %d tokens in %.3f s (%.1f tok/s) | ttft %.3f s | "
+                    "generated %d tokens in %.3f s (%.1f tok/s)\n",
+            s->t_load_s, s->n_prompt, s->t_prompt_s, s->t_prompt_s > 0 ? s->n_prompt / s->t_prompt_s : 0.0,
+            s->ttft_s, s->n_gen, s->t_gen_s, s->t_gen_s > 0 ? s->n_gen / s->t_gen_s : 0.0);
+}
+
+static int generate_once(slm_engine *e, const run_opts *o, const char *prompt) {
+    slm_error err = {0};
+    slm_gen_stats stats;
+    slm_status st = slm_engine_generate(e, prompt, strlen(prompt), &o->gen, print_piece, NULL, &stats, &err);
+    printf("\n");
+    fflush(stdout);
+    if (st != SLM_OK) {
+        fprintf(stderr, "slm run: %s\n", err.msg);
+        return 1;
+    }
+    if (o->stats) print_stats(&stats);
+    return 0;
+}
+
+static int interactive(slm_engine *e, run_opts *o) {
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    o->gen.echo_prompt = false;
+    fprintf(stderr, "slm: interactive session, one completion per line; Ctrl-D to end\n");
+    for (;;) {
+        fprintf(stderr, "> ");
+        if ((n = getline(&line, &cap, stdin)) < 0) break;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+        if (n == 0) continue;
+        generate_once(e, o, line);
+    }
+    free(line);
+    fprintf(stderr, "\n");
+    return 0;
+}
+
+int cli_run(int argc, char **argv) {
+    run_opts o = {0};
+    slm_gen_params_default(&o.gen);
+    o.gen.echo_prompt = true;
+    int r = parse_args(argc, argv, &o);
+    if (r != 0) return r == 1 ? 0 : r;
+    o.engine.model_path = o.model;
+    slm_error err = {0};
+    slm_engine *e = NULL;
+    if (slm_engine_open(&o.engine, &e, &err) != SLM_OK) {
+        fprintf(stderr, "slm run: %s\n", err.msg);
+        return 1;
+    }
+    int rc = o.prompt ? generate_once(e, &o, o.prompt) : interactive(e, &o);
+    slm_engine_close(e);
+    return rc;
+}

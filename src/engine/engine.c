@@ -1,0 +1,146 @@
+/* The engine: model + tokenizer + thread pool + one context, and the
+ * generate loop (tokenize, prefill, then sample/decode until an
+ * end-of-generation token, n_predict, a full context or a cancel). */
+#include "slm/engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct slm_engine {
+    slm_gguf *gguf;
+    slm_model *model;
+    slm_tokenizer *tok;
+    slm_ops *ops;
+    slm_context *ctx;
+    double t_load_s;
+};
+
+slm_status slm_engine_open(const slm_engine_params *p, slm_engine **out, slm_error *err) {
+    double t0 = slm_now_s();
+    slm_engine *e = calloc(1, sizeof *e);
+    if (!e) return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
+    slm_status st = slm_gguf_open(p->model_path, &e->gguf, err);
+    if (st == SLM_OK) st = slm_model_load(e->gguf, &e->model, err);
+    if (st == SLM_OK) st = slm_tokenizer_load(e->gguf, &e->tok, err);
+    if (st == SLM_OK) st = slm_ops_create(p->n_threads, &e->ops, err);
+    if (st == SLM_OK) st = slm_context_new(e->model, e->ops, p->n_ctx, p->n_batch, &e->ctx, err);
+    if (st != SLM_OK) {
+        slm_engine_close(e);
+        return st;
+    }
+    e->t_load_s = slm_now_s() - t0;
+    *out = e;
+    return SLM_OK;
+}
+
+void slm_engine_close(slm_engine *e) {
+    if (!e) return;
+    slm_context_free(e->ctx);
+    slm_ops_free(e->ops);
+    slm_tokenizer_free(e->tok);
+    slm_model_free(e->model);
+    slm_gguf_close(e->gguf);
+    free(e);
+}
+
+const slm_gguf *slm_engine_gguf(const slm_engine *e) { return e->gguf; }
+const slm_model *slm_engine_model(const slm_engine *e) { return e->model; }
+const slm_tokenizer *slm_engine_tokenizer(const slm_engine *e) { return e->tok; }
+slm_context *slm_engine_context(slm_engine *e) { return e->ctx; }
+int slm_engine_threads(const slm_engine *e) { return slm_ops_threads(e->ops); }
+
+void slm_gen_params_default(slm_gen_params *p) {
+    memset(p, 0, sizeof *p);
+    p->n_predict = -1;
+    slm_sampler_params_default(&p->sampling);
+}
+
+typedef struct emitter {
+    slm_detok detok;
+    slm_piece_fn fn;
+    void *user;
+    bool stopped;
+} emitter;
+
+/* Streams one token's text; false once the callback asked to stop. */
+static bool emit(emitter *em, int32_t tok) {
+    char buf[512];
+    size_t n = slm_detok_push(&em->detok, tok, buf, sizeof buf);
+    if (n > 0 && em->fn && !em->fn(buf, n, em->user)) em->stopped = true;
+    return !em->stopped;
+}
+
+static void emit_flush(emitter *em) {
+    char buf[64];
+    size_t n = slm_detok_flush(&em->detok, buf, sizeof buf);
+    if (n > 0 && em->fn && !em->stopped) em->fn(buf, n, em->user);
+}
+
+static slm_status prefill(slm_engine *e, const int32_t *toks, size_t n, slm_sampler *s, slm_error *err) {
+    if (n == 0) return slm_error_set(err, SLM_ERR_INVALID_ARG, "the prompt is empty (no tokens)");
+    int32_t n_ctx = slm_context_n_ctx(e->ctx);
+    if (n >= (size_t)n_ctx)
+        return slm_error_set(err, SLM_ERR_RANGE, "the prompt is %zu tokens, but the context holds %d (use --ctx)",
+                             n, n_ctx);
+    for (size_t i = 0; i < n; i++) slm_sampler_accept(s, toks[i]);
+    return slm_decode(e->ctx, toks, (int32_t)n, false, err);
+}
+
+static slm_status generate_loop(slm_engine *e, const slm_gen_params *p, slm_sampler *s, emitter *em,
+                                slm_gen_stats *stats, double t_start, slm_error *err) {
+    double t0 = slm_now_s();
+    stats->finish = SLM_FINISH_LENGTH;
+    for (int32_t i = 0; p->n_predict < 0 || i < p->n_predict; i++) {
+        if (slm_context_n_past(e->ctx) >= slm_context_n_ctx(e->ctx)) break;
+        int32_t tok = slm_sampler_sample(s, slm_context_logits(e->ctx, -1));
+        if (tok < 0) return slm_error_set(err, SLM_ERR_INVALID_ARG, "no token can be sampled (all are banned)");
+        if (i == 0) stats->ttft_s = slm_now_s() - t_start;
+        if (slm_tokenizer_is_eog(e->tok, tok)) {
+            stats->finish = SLM_FINISH_STOP;
+            break;
+        }
+        slm_sampler_accept(s, tok);
+        stats->n_gen++;
+        if (!emit(em, tok)) {
+            stats->finish = SLM_FINISH_CANCEL;
+            break;
+        }
+        if (p->n_predict >= 0 && i + 1 >= p->n_predict) break;
+        slm_status st = slm_decode(e->ctx, &tok, 1, false, err);
+        if (st != SLM_OK) return st;
+    }
+    stats->t_gen_s = slm_now_s() - t0;
+    return SLM_OK;
+}
+
+slm_status slm_engine_generate(slm_engine *e, const char *prompt, size_t prompt_len, const slm_gen_params *p,
+                               slm_piece_fn on_piece, void *user, slm_gen_stats *stats, slm_error *err) {
+    slm_gen_stats local;
+    if (!stats) stats = &local;
+    memset(stats, 0, sizeof *stats);
+    stats->t_load_s = e->t_load_s;
+    double t_start = slm_now_s();
+    int32_t *toks = NULL;
+    size_t n = 0;
+    slm_sampler *s = NULL;
+    slm_status st = slm_tokenize(e->tok, prompt, prompt_len, true, p->parse_special, &toks, &n, err);
+    if (st == SLM_OK) st = slm_sampler_new(&p->sampling, slm_model_hparams(e->model)->n_vocab, &s, err);
+    if (st != SLM_OK) goto done;
+    slm_context_truncate(e->ctx, 0);
+    emitter em = {.fn = on_piece, .user = user};
+    if (p->echo_prompt) {
+        slm_detok_init(&em.detok, e->tok, true);
+        for (size_t i = 0; i < n; i++) emit(&em, toks[i]);
+        emit_flush(&em);
+    }
+    slm_detok_init(&em.detok, e->tok, false);
+    stats->n_prompt = (int32_t)n;
+    st = prefill(e, toks, n, s, err);
+    stats->t_prompt_s = slm_now_s() - t_start;
+    if (st == SLM_OK && p->n_predict != 0) st = generate_loop(e, p, s, &em, stats, t_start, err);
+    emit_flush(&em);
+done:
+    slm_sampler_free(s);
+    free(toks);
+    return st;
+}
