@@ -265,6 +265,18 @@ static void byte_tokens(slm_tokenizer *t) {
     }
 }
 
+/* SentencePiece merges can never join a character that no multi-byte token
+ * contains, so the text can be cut there without changing the result. */
+static void spm_barriers(slm_tokenizer *t) {
+    for (int c = 1; c < 128; c++) t->spm_barrier[c] = true;
+    for (int32_t i = 0; i < t->n_vocab; i++) {
+        const char *s = tok_text(t, i);
+        if (t->tok[i].len < 2) continue;
+        for (uint32_t k = 0; k < t->tok[i].len; k++)
+            if ((uint8_t)s[k] < 128) t->spm_barrier[(uint8_t)s[k]] = false;
+    }
+}
+
 slm_status tok_load_specials(slm_tokenizer *t, const slm_gguf *g, slm_error *err) {
     bool bos_default = t->add_bos; /* BPE: set from the pre-tokenizer */
     set_defaults(t);
@@ -287,5 +299,6 @@ slm_status tok_load_specials(slm_tokenizer *t, const slm_gguf *g, slm_error *err
     if (st) return st;
     model_attrs(t, g);
     byte_tokens(t);
+    spm_barriers(t);
     return SLM_OK;
 }

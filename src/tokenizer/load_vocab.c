@@ -87,7 +87,7 @@ slm_status tok_load_vocab(slm_tokenizer *t, const slm_gguf *g, slm_error *err) {
     if (tokens.n == 0 || tokens.n > TOK_MAX_VOCAB)
         return slm_error_set(err, SLM_ERR_FORMAT, "tokenizer.ggml.tokens: %llu tokens (1..%u allowed)",
                              (unsigned long long)tokens.n, TOK_MAX_VOCAB);
-    uint64_t n = tokens.n, total;
+    uint64_t n = tokens.n, total = 0;
     bool has_scores, has_types;
     slm_status st = pool_size(&tokens, &total, err);
     if (!st) st = check_parallel(g, "tokenizer.ggml.scores", &scores, n, &has_scores, err);

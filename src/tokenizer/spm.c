@@ -93,6 +93,36 @@ static void emit(const spm_ctx *c, size_t n_sym, tok_vec *out) {
     }
 }
 
+/* Tokenizes s[0..n) (already escaped) as one merge region. */
+static bool region(spm_ctx *c, const char *s, size_t n, tok_vec *out) {
+    c->s = s;
+    size_t n_sym = split_chars(s, n, c->sym);
+    c->heap.n = 0;
+    for (size_t i = 1; i < n_sym; i++) try_pair(c, (int32_t)i - 1, (int32_t)i);
+    merge_all(c);
+    if (c->heap.oom) return false;
+    emit(c, n_sym, out);
+    return true;
+}
+
+/* Cuts the text after each barrier character (see spm_barriers) found at a
+ * character boundary; regions are independent, so the result is the same as
+ * for the whole text, with small heaps instead of one huge one. */
+static bool regions(spm_ctx *c, const char *s, size_t n, tok_vec *out) {
+    size_t start = 0;
+    for (size_t off = 0; off < n;) {
+        uint8_t b = (uint8_t)s[off];
+        size_t len = tok_utf8_len(b);
+        off += len < n - off ? len : n - off;
+        if (len == 1 && b < 128 && c->t->spm_barrier[b]) {
+            if (off - 1 > start && !region(c, s + start, off - 1 - start, out)) return false;
+            if (!region(c, s + off - 1, 1, out)) return false;
+            start = off;
+        }
+    }
+    return start >= n || region(c, s + start, n - start, out);
+}
+
 slm_status tok_spm_fragment(const slm_tokenizer *t, const char *text, size_t len, bool prefix_space,
                             tok_vec *out, slm_error *err) {
     size_t n;
@@ -103,14 +133,10 @@ slm_status tok_spm_fragment(const slm_tokenizer *t, const char *text, size_t len
         free(s);
         return slm_error_set(err, SLM_ERR_NOMEM, "tokenize: out of memory (%zu bytes of text)", len);
     }
-    size_t n_sym = split_chars(s, n, c.sym);
-    for (size_t i = 1; i < n_sym; i++) try_pair(&c, (int32_t)i - 1, (int32_t)i);
-    merge_all(&c);
-    bool oom = c.heap.oom;
-    if (!oom) emit(&c, n_sym, out);
+    bool ok = regions(&c, s, n, out);
     free(c.heap.a);
     free(c.sym);
     free(s);
-    if (oom || out->oom) return slm_error_set(err, SLM_ERR_NOMEM, "tokenize: out of memory");
+    if (!ok || out->oom) return slm_error_set(err, SLM_ERR_NOMEM, "tokenize: out of memory");
     return SLM_OK;
 }

@@ -79,6 +79,7 @@ struct slm_tokenizer {
     int32_t *special; /* control/user-defined/unknown ids, longest text first */
     size_t n_special;
     int32_t byte_tok[256]; /* SPM byte fallback: <0xNN> or the raw byte; -1 */
+    bool spm_barrier[128]; /* SPM: ASCII bytes no multi-byte token contains */
 };
 
 static inline const char *tok_text(const slm_tokenizer *t, int32_t id) {
