@@ -53,14 +53,39 @@ uint64_t slm_model_context_bytes(const slm_model *m, int32_t n_ctx, int32_t n_ba
 
 typedef struct slm_context slm_context;
 
-/* n_ctx <= 0: the training context (capped at 4096). n_batch <= 0: 512. */
+/* A context holding one sequence. n_ctx <= 0: the training context (capped
+ * at 4096). n_batch <= 0: 512 (capped at n_ctx). */
 slm_status slm_context_new(const slm_model *m, slm_ops *ops, int32_t n_ctx, int32_t n_batch,
                            slm_context **out, slm_error *err);
+/* A context holding n_seq independent sequences of up to n_ctx_per_seq
+ * tokens each, decoded together (continuous batching). */
+slm_status slm_context_new_multi(const slm_model *m, slm_ops *ops, int32_t n_ctx_per_seq, int32_t n_batch,
+                                 int32_t n_seq, slm_context **out, slm_error *err);
 void slm_context_free(slm_context *c);
-int32_t slm_context_n_ctx(const slm_context *c);
+int32_t slm_context_n_ctx(const slm_context *c);  /* per sequence */
+int32_t slm_context_n_batch(const slm_context *c);
+int32_t slm_context_n_seq(const slm_context *c);
+/* Tokens cached for sequence 0 / for seq. */
 int32_t slm_context_n_past(const slm_context *c);
-/* Forgets everything after the first n_past tokens (n_past <= current). */
+int32_t slm_context_seq_pos(const slm_context *c, int32_t seq);
+/* Forgets everything after the first n_past tokens of sequence 0 / of seq
+ * (no-op when n_past >= current); used to reuse a common prompt prefix. */
 void slm_context_truncate(slm_context *c, int32_t n_past);
+void slm_context_seq_truncate(slm_context *c, int32_t seq, int32_t n_past);
+
+/* One forward pass over tokens of several sequences. Entries of the same
+ * sequence must be in position order; they continue that sequence at
+ * slm_context_seq_pos(). logits[i] (NULL: only the last entry) asks for
+ * entry i's logits. n must be <= n_batch. On failure nothing changes. */
+typedef struct slm_batch {
+    int32_t n;
+    const int32_t *tokens;
+    const int32_t *seq;  /* NULL: all sequence 0 */
+    const bool *logits;
+} slm_batch;
+slm_status slm_decode_batch(slm_context *c, const slm_batch *b, slm_error *err);
+/* Logits of batch entry i of the last slm_decode_batch, NULL if not asked. */
+const float *slm_context_batch_logits(const slm_context *c, int32_t i);
 
 /* Runs tokens[0..n) at positions n_past.. and appends them to the cache.
  * Long inputs are split into batches internally. Logits are kept for the

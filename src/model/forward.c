@@ -23,12 +23,13 @@ static void attend_head(slm_context *c, int il, int32_t t, int h, float *scores)
     const slm_hparams *hp = &c->m->hp;
     const int hd = hp->head_dim, kvd = c->kv_dim;
     const int kvh = h / (hp->n_head / hp->n_head_kv);
-    const int32_t pos = c->n_past + t;
+    const int32_t pos = c->tok_pos[t];
+    const size_t seq_base = (size_t)c->tok_seq[t] * (size_t)c->n_ctx * (size_t)kvd;
     const float scale = 1.0f / sqrtf((float)hd);
     float qh[hd];
     const float *q = c->q + (size_t)t * hp->n_head * hd + (size_t)h * hd;
     for (int d = 0; d < hd; d++) qh[d] = slm_f16_lookup(slm_f32_to_f16(q[d]));
-    const slm_f16 *kc = c->k[il] + kvh * hd, *vc = c->v[il] + kvh * hd;
+    const slm_f16 *kc = c->k[il] + seq_base + kvh * hd, *vc = c->v[il] + seq_base + kvh * hd;
     for (int32_t p = 0; p <= pos; p++) {
         const slm_f16 *k = kc + (size_t)p * kvd;
         float s = 0.0f;
@@ -100,10 +101,11 @@ static slm_status attention(slm_context *c, int il, int32_t n, slm_error *err) {
     head_norm(c->q, L->q_norm, hp->n_head, hd, n, hp->norm_eps);
     head_norm(c->kx, L->k_norm, hp->n_head_kv, hd, n, hp->norm_eps);
     for (int32_t t = 0; t < n; t++) {
-        const int32_t pos = c->n_past + t;
+        const int32_t pos = c->tok_pos[t];
         slm_rope(&c->rope, c->q + (size_t)t * hp->n_head * hd, hp->n_head, hd, pos);
         slm_rope(&c->rope, c->kx + (size_t)t * kvd, hp->n_head_kv, hd, pos);
-        slm_f16 *kdst = c->k[il] + (size_t)pos * kvd, *vdst = c->v[il] + (size_t)pos * kvd;
+        const size_t slot = (size_t)c->tok_seq[t] * (size_t)c->n_ctx + (size_t)pos;
+        slm_f16 *kdst = c->k[il] + slot * kvd, *vdst = c->v[il] + slot * kvd;
         for (int d = 0; d < kvd; d++) {
             kdst[d] = slm_f32_to_f16(c->kx[(size_t)t * kvd + d]);
             vdst[d] = slm_f32_to_f16(c->vx[(size_t)t * kvd + d]);
@@ -142,21 +144,19 @@ static slm_status feed_forward(slm_context *c, const slm_layer *L, int32_t n, sl
     return SLM_OK;
 }
 
-static slm_status output_head(slm_context *c, int32_t n, bool all_logits, slm_error *err) {
+/* Final norm and output projection for the entries that asked for logits. */
+static slm_status output_head(slm_context *c, int32_t n, int32_t n_out, slm_error *err) {
     const slm_hparams *hp = &c->m->hp;
     const int64_t e = hp->n_embd;
-    const int32_t first = all_logits ? 0 : n - 1;
-    const int32_t count = n - first;
-    for (int32_t t = 0; t < count; t++)
-        slm_rmsnorm(c->xb + t * e, c->x + (size_t)(first + t) * e, c->m->output_norm, e, hp->norm_eps);
-    slm_status st = slm_matmul(c->ops, &c->m->output, c->xb, count, c->logits, err);
-    if (st != SLM_OK) return st;
-    c->n_logits = count;
-    c->logits_all = all_logits;
-    return SLM_OK;
+    if (n_out == 0) return SLM_OK;
+    for (int32_t t = 0; t < n; t++) {
+        int32_t row = c->logit_row[t];
+        if (row >= 0) slm_rmsnorm(c->xb + row * e, c->x + (size_t)t * e, c->m->output_norm, e, hp->norm_eps);
+    }
+    return slm_matmul(c->ops, &c->m->output, c->xb, n_out, c->logits, err);
 }
 
-slm_status slm_forward_batch(slm_context *c, const int32_t *tokens, int32_t n, bool all_logits, slm_error *err) {
+slm_status slm_forward_batch(slm_context *c, const int32_t *tokens, int32_t n, int32_t n_out, slm_error *err) {
     const slm_model *m = c->m;
     const int64_t e = m->hp.n_embd;
     for (int32_t t = 0; t < n; t++) {
@@ -168,8 +168,5 @@ slm_status slm_forward_batch(slm_context *c, const int32_t *tokens, int32_t n, b
         if (st == SLM_OK) st = feed_forward(c, &m->layers[il], n, err);
         if (st != SLM_OK) return slm_error_prefix(err, "layer %d", il);
     }
-    slm_status st = output_head(c, n, all_logits, err);
-    if (st != SLM_OK) return st;
-    c->n_past += n;
-    return SLM_OK;
+    return output_head(c, n, n_out, err);
 }

@@ -30,25 +30,29 @@ struct slm_model {
 struct slm_context {
     const slm_model *m;
     slm_ops *ops;
-    int32_t n_ctx, n_batch, n_past;
+    int32_t n_ctx, n_batch, n_seq; /* n_ctx is per sequence */
+    int32_t *seq_pos;          /* [n_seq] tokens cached per sequence */
     int32_t kv_dim;
-    slm_f16 **k, **v;          /* per layer: [n_ctx][kv_dim] */
+    slm_f16 **k, **v;          /* per layer: [n_seq][n_ctx][kv_dim] */
+    /* the batch being decoded: per entry its sequence, position, logits row */
+    int32_t *tok_seq, *tok_pos, *logit_row;
     slm_rope_params rope;
     /* scratch, sized for n_batch tokens */
     float *x, *xb, *q, *kx, *vx, *att, *hb, *hb2, *qkv;
     float *scores;             /* per thread: [n_ctx] */
     int n_threads;
-    float *logits;             /* [n_batch][n_vocab] when all_logits, else [1][n_vocab] */
-    int32_t n_logits;          /* tokens with logits from the last decode */
-    bool logits_all;
+    float *logits;             /* [n_batch][n_vocab], rows for entries that asked */
+    int32_t n_entries;         /* entries of the last batch (logit_row valid) */
+    int32_t last_logits;       /* logits row of the last token decoded, -1 none */
 };
 
 /* hparams.c */
 slm_status slm_hparams_load(const slm_gguf *g, slm_hparams *hp, slm_error *err);
 /* weights.c */
 slm_status slm_weights_bind(slm_model *m, slm_error *err);
-/* forward.c: one batch of n <= n_batch tokens */
-slm_status slm_forward_batch(slm_context *c, const int32_t *tokens, int32_t n, bool all_logits,
+/* forward.c: one batch of n <= n_batch tokens; tok_seq/tok_pos/logit_row
+ * are filled in by the caller. n_out rows of logits are written. */
+slm_status slm_forward_batch(slm_context *c, const int32_t *tokens, int32_t n, int32_t n_out,
                              slm_error *err);
 
 #endif
