@@ -1,0 +1,229 @@
+/* Resumable, verified blob download. The bytes go to
+ * partial/sha256-HEX.partial (never a path a model is loaded from), are
+ * hashed as they arrive (the hash state is rebuilt from the partial file on
+ * resume), and the file is renamed into blobs/ only when its SHA-256 equals
+ * the expected digest. A network cut keeps the partial file and the next
+ * attempt (a retry, or a later `slm pull`) asks for the rest with Range. */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct dl_state {
+    int fd;
+    EVP_MD_CTX *md;
+    uint64_t have;   /* bytes in the partial file (and in the hash) */
+    uint64_t start;  /* `have` when this request began */
+    uint64_t size;   /* expected total, 0 unknown */
+    bool first;      /* no body byte seen yet in this request */
+    bool gguf;
+    store_resp *r;
+    store_http *h;
+    const char *what;
+    const char *digest;
+    double t0, last_event;
+    slm_error *err;
+} dl_state;
+
+static bool restart_hash(dl_state *d) {
+    return EVP_DigestInit_ex(d->md, EVP_sha256(), NULL) == 1;
+}
+
+static void emit(dl_state *d, const char *phase, bool force) {
+    const slm_pull_opts *o = d->h->opts;
+    double now = slm_now_s();
+    if (!o || !o->progress || (!force && now - d->last_event < 0.2)) return;
+    d->last_event = now;
+    double dt = now - d->t0;
+    slm_pull_event ev = {.phase = phase, .what = d->what, .done = d->have, .total = d->size,
+                         .bytes_per_s = dt > 0 ? (double)(d->have - d->start) / dt : 0};
+    o->progress(&ev, o->progress_ud);
+}
+
+/* First body bytes of a request: a 200 to a Range request means the server
+ * sends everything again, so start over; a 206 must start where we are. */
+static bool on_first_bytes(dl_state *d, const char *data, size_t n) {
+    d->first = false;
+    const char *etag = d->r->linked_etag; /* HF: the LFS sha256 of the file */
+    if (strlen(etag) == SLM_DIGEST_HEX && strcmp(etag, d->digest + 7) != 0) {
+        slm_error_set(d->err, SLM_ERR_FORMAT, "%s: server reports sha256:%s (X-Linked-Etag), expected %s", d->what,
+                      etag, d->digest);
+        return false;
+    }
+    if (d->r->status == 200 && d->have > 0) {
+        if (ftruncate(d->fd, 0) != 0 || !restart_hash(d)) return false;
+        d->have = d->start = 0;
+    } else if (d->r->status == 206 && d->r->range_start != d->have) {
+        slm_error_set(d->err, SLM_ERR_FORMAT, "%s: server resumed at byte %llu, expected %llu", d->what,
+                      (unsigned long long)d->r->range_start, (unsigned long long)d->have);
+        return false;
+    }
+    if (d->gguf && d->have == 0 && (n < 4 || memcmp(data, "GGUF", 4) != 0)) {
+        slm_error_set(d->err, SLM_ERR_UNSUPPORTED,
+                      "%s: not a GGUF file (slm only stores GGUF; pickle/PyTorch/safetensors files are never "
+                      "downloaded or loaded; see 'slm scan')", d->what);
+        return false;
+    }
+    return true;
+}
+
+static bool sink(const char *data, size_t n, void *ud) {
+    dl_state *d = ud;
+    if (d->first && !on_first_bytes(d, data, n)) return false;
+    if (d->size && (d->have + n < d->have || d->have + n > d->size)) {
+        slm_error_set(d->err, SLM_ERR_FORMAT, "%s: server sent more than the expected %llu bytes", d->what,
+                      (unsigned long long)d->size);
+        return false;
+    }
+    size_t off = 0;
+    while (off < n) {
+        ssize_t w = pwrite(d->fd, data + off, n - off, (off_t)(d->have + off));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            slm_error_set(d->err, SLM_ERR_IO, "%s: write failed: %s", d->what, strerror(errno));
+            return false;
+        }
+        off += (size_t)w;
+    }
+    EVP_DigestUpdate(d->md, data, n);
+    d->have += n;
+    emit(d, "download", false);
+    return true;
+}
+
+/* Rebuilds the hash state from an existing partial file. */
+static slm_status hash_existing(dl_state *d, const char *path, slm_error *err) {
+    static _Thread_local char buf[1 << 16];
+    uint64_t done = 0;
+    while (done < d->have) {
+        size_t want = d->have - done < sizeof buf ? (size_t)(d->have - done) : sizeof buf;
+        ssize_t n = pread(d->fd, buf, want, (off_t)done);
+        if (n <= 0) return slm_error_set(err, SLM_ERR_IO, "%s: cannot read partial file", path);
+        EVP_DigestUpdate(d->md, buf, (size_t)n);
+        done += (uint64_t)n;
+    }
+    return SLM_OK;
+}
+
+static slm_status check_space(slm_store *s, const dl_state *d, slm_error *err) {
+    const slm_pull_opts *o = d->h->opts;
+    uint64_t avail, need = d->size > d->have ? d->size - d->have : 0;
+    slm_status st = store_free_bytes(s->partial, &avail, err);
+    if (st != SLM_OK) return st;
+    uint64_t keep = o ? o->min_free_bytes : 0, total;
+    if (!slm_add_ok(need, keep, &total) || total > avail)
+        return slm_error_set(err, SLM_ERR_IO,
+                             "%s: not enough disk space in %s: need %llu bytes (+%llu to keep free), %llu available",
+                             d->what, s->home, (unsigned long long)need, (unsigned long long)keep,
+                             (unsigned long long)avail);
+    return SLM_OK;
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Fetches the rest of the file, retrying network failures and 5xx. */
+static slm_status fetch(dl_state *d, const char *url, slm_error *err) {
+    const slm_pull_opts *o = d->h->opts;
+    int retries = !o || o->retries == 0 ? 3 : o->retries < 0 ? 0 : o->retries;
+    int delay = o && o->retry_delay_ms > 0 ? o->retry_delay_ms : 500;
+    for (int attempt = 0;; attempt++) {
+        if (d->size && d->have == d->size) return SLM_OK;
+        store_resp r;
+        d->r = &r;
+        d->first = true;
+        d->start = d->have;
+        d->t0 = slm_now_s();
+        slm_status st = store_http_request(d->h, url, NULL, d->have, sink, d, 0, &r, err);
+        bool http_err = st == SLM_OK && (r.status < 200 || r.status >= 300);
+        bool retry = (st == SLM_ERR_IO && !r.refused && r.status == 0) || (http_err && r.status >= 500);
+        if (http_err) {
+            if (r.status == 416 && d->have > 0 && d->size == 0) st = SLM_OK; /* already complete */
+            else st = store_http_status_error(&r, d->what, err);
+        }
+        store_resp_free(&r);
+        if (st == SLM_OK || !retry || attempt >= retries) return st;
+        if (o && o->progress) {
+            slm_pull_event ev = {.phase = "retry", .what = d->what, .done = d->have, .total = d->size};
+            o->progress(&ev, o->progress_ud);
+        }
+        sleep_ms(delay);
+        delay = delay < 8000 ? delay * 2 : delay;
+    }
+}
+
+static slm_status finish(slm_store *s, dl_state *d, const store_blob_req *b, const char *path, slm_error *err) {
+    unsigned char md[32];
+    unsigned int len = 0;
+    char hex[SLM_DIGEST_HEX + 1];
+    EVP_DigestFinal_ex(d->md, md, &len);
+    store_hex(md, 32, hex);
+    if (strcmp(hex, b->digest + 7) != 0) {
+        unlink(path); /* complete but wrong: resuming it could never succeed */
+        return slm_error_set(err, SLM_ERR_FORMAT,
+                             "%s: hash mismatch: expected %s, downloaded data hashes to sha256:%s (%llu bytes); "
+                             "nothing was stored", b->what, b->digest, hex, (unsigned long long)d->have);
+    }
+    if (b->gguf) {
+        char q[32], a[32];
+        slm_status st = store_gguf_info(path, b->quant ? b->quant : q, b->arch ? b->arch : a, err);
+        if (st != SLM_OK) {
+            unlink(path);
+            return slm_error_prefix(err, "%s", b->what);
+        }
+    }
+    emit(d, "verify", true);
+    return slm_store_adopt_blob(s, path, b->digest, err);
+}
+
+/* A blob already in the store is re-hashed rather than trusted. */
+static bool have_blob(slm_store *s, const store_blob_req *b) {
+    char path[STORE_PATH_MAX + 80], hex[SLM_DIGEST_HEX + 1];
+    if (slm_store_blob_path(s, b->digest, path, sizeof path, NULL) != SLM_OK || access(path, F_OK) != 0) return false;
+    if (store_sha256_file(path, hex, NULL, NULL) == SLM_OK && strcmp(hex, b->digest + 7) == 0) {
+        if (b->gguf) {
+            char q[32], a[32];
+            if (store_gguf_info(path, b->quant ? b->quant : q, b->arch ? b->arch : a, NULL) != SLM_OK) return false;
+        }
+        return true;
+    }
+    unlink(path);
+    return false;
+}
+
+slm_status store_download_blob(slm_store *s, store_http *h, const store_blob_req *b, slm_error *err) {
+    if (!slm_digest_ok(b->digest)) return slm_error_set(err, SLM_ERR_FORMAT, "%s: bad digest '%.80s'", b->what, b->digest);
+    if (have_blob(s, b)) return SLM_OK;
+    char path[STORE_PATH_MAX + 96];
+    snprintf(path, sizeof path, "%s/sha256-%s.partial", s->partial, b->digest + 7);
+    dl_state d = {.size = b->size, .gguf = b->gguf, .h = h, .what = b->what, .digest = b->digest,
+                  .err = err};
+    d.fd = open(path, O_RDWR | O_CREAT, 0644);
+    if (d.fd < 0) return slm_error_set(err, SLM_ERR_IO, "%s: %s", path, strerror(errno));
+    d.md = EVP_MD_CTX_new();
+    struct stat st_;
+    slm_status st = d.md && restart_hash(&d) && fstat(d.fd, &st_) == 0
+                        ? SLM_OK
+                        : slm_error_set(err, SLM_ERR_INTERNAL, "%s: cannot start hashing", path);
+    if (st == SLM_OK) {
+        d.have = (uint64_t)st_.st_size;
+        if (d.size && d.have > d.size) d.have = ftruncate(d.fd, 0) == 0 ? 0 : d.have;
+        st = hash_existing(&d, path, err);
+    }
+    if (st == SLM_OK) st = check_space(s, &d, err);
+    if (st == SLM_OK) st = fetch(&d, b->url, err);
+    if (st == SLM_OK && d.size && d.have != d.size)
+        st = slm_error_set(err, SLM_ERR_IO, "%s: transfer ended at %llu of %llu bytes (partial kept; pull again to resume)",
+                           b->what, (unsigned long long)d.have, (unsigned long long)d.size);
+    close(d.fd);
+    if (st == SLM_OK) st = finish(s, &d, b, path, err);
+    EVP_MD_CTX_free(d.md);
+    return st;
+}
