@@ -4,11 +4,20 @@
 #define SLM_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 int cli_run(int argc, char **argv);
 int cli_show(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+/* Store commands (store_cmds.c). */
+int cli_pull(int argc, char **argv);
+int cli_list(int argc, char **argv);
+int cli_rm(int argc, char **argv);
+int cli_scan(int argc, char **argv);
+/* A model argument (file path, store name, pinned name) -> GGUF path;
+ * prints "slm CMD: ..." and returns false when it cannot be resolved. */
+bool cli_resolve_model(const char *cmd, const char *arg, char *path, size_t cap);
 
 /* Parse helpers: print "slm CMD: bad value for OPT: VALUE" and return false. */
 bool cli_parse_int(const char *cmd, const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out);

@@ -14,6 +14,10 @@ static const command COMMANDS[] = {
     {"run", cli_run, "generate text from a GGUF model (one-shot or interactive)"},
     {"show", cli_show, "describe a GGUF model: architecture, size, quantization, memory"},
     {"bench", cli_bench, "measure prompt processing and generation speed"},
+    {"pull", cli_pull, "download a model from the Ollama registry or Hugging Face (verified, resumable)"},
+    {"list", cli_list, "list the models in the store"},
+    {"rm", cli_rm, "remove models from the store"},
+    {"scan", cli_scan, "check that a model file is safe to load (GGUF only; never unpickles)"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
