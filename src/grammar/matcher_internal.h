@@ -1,0 +1,97 @@
+/* Matcher internals shared by stacks.c (parse-stack arena and the byte
+ * step), matcher.c (public API), vocab.c (token trie) and mask.c (allowed
+ * token computation).
+ *
+ * Parse stacks form a graph-structured stack: a frame is (pos, parent),
+ * hash-consed in an arena so that equal stacks have equal ids and sets of
+ * stacks deduplicate by id. Frame 0 is the empty stack (the grammar is
+ * complete). A stack set is an array of top frame ids whose positions are
+ * all GE_BYTES elements (or 0). Frames are only appended; rollback to a
+ * mark removes the newest ones (used while walking the token trie), and a
+ * compaction copies the live frames when the arena has grown. */
+#ifndef SLM_GRAMMAR_MATCHER_INTERNAL_H
+#define SLM_GRAMMAR_MATCHER_INTERNAL_H
+
+#include "grammar/grammar_internal.h"
+
+typedef struct gframe {
+    uint32_t pos, parent, next; /* next: hash bucket chain */
+} gframe;
+
+typedef struct u32vec {
+    uint32_t *p;
+    size_t n, cap;
+} u32vec;
+
+int u32vec_push(u32vec *v, uint32_t x);
+
+typedef struct garena {
+    gframe *f;
+    size_t n, cap; /* f[0] is the empty stack */
+    uint32_t *bucket;
+    size_t n_bucket; /* power of two */
+    uint32_t *seen_exp, *seen_set; /* per-frame epoch stamps */
+    uint32_t epoch;
+    int depth;    /* expansion recursion depth */
+    int failed;   /* a limit was hit: fail closed */
+    slm_status fail_code;
+    char fail_msg[160];
+} garena;
+
+int garena_init(garena *a);
+void garena_free(garena *a);
+/* The id of frame (pos, parent), created if new; 0 and a failure on limit. */
+uint32_t garena_intern(garena *a, uint32_t pos, uint32_t parent);
+void garena_rollback(garena *a, size_t mark);
+
+/* Starts a new step (new dedupe epoch). */
+void gstep_begin(garena *a);
+/* Adds to out every stack reachable from the start of the grammar. */
+void gstep_start(garena *a, const slm_grammar *g, u32vec *out);
+/* out = the stacks of `in` (n ids) advanced by byte c (out is appended to;
+ * dedupe is per gstep_begin epoch). */
+void gstep_advance(garena *a, const slm_grammar *g, const uint32_t *in, size_t n, uint8_t c,
+                   u32vec *out);
+/* Copies the frames reachable from tops[] into a fresh arena, rewriting
+ * tops[] in place. Returns 0 or -1 (arena unchanged). */
+int garena_compact(garena *a, uint32_t *tops, size_t n);
+
+/* ---- vocabulary + token trie (vocab.c) ---------------------------- */
+/* Trie nodes in preorder: node i (>= 1) adds byte[i] at depth[i] (root
+ * is node 0, depth 0); its subtree is [i, end[i]); the tokens whose bytes
+ * end exactly there are tok[tok_off[i] .. tok_off[i+1]). */
+struct slm_grammar_vocab {
+    int32_t n;
+    uint8_t *bytes;
+    uint32_t *off; /* token t: bytes[off[t] .. off[t+1]) */
+    int32_t *eos;
+    size_t n_eos;
+    size_t n_nodes;
+    uint8_t *node_byte;
+    uint32_t *node_depth, *node_end, *tok_off;
+    int32_t *tok;
+    uint32_t max_depth;
+};
+
+/* ---- matcher ------------------------------------------------------- */
+typedef struct gmask_cache gmask_cache;
+
+struct slm_grammar_matcher {
+    const slm_grammar *g;
+    const slm_grammar_vocab *v;
+    garena a;
+    u32vec cur;     /* current stack tops */
+    u32vec scratch; /* next set while stepping */
+    int done;       /* EOS accepted */
+    size_t live_after_gc;
+    /* trie walk scratch: sets per depth in one buffer */
+    u32vec walk;
+    size_t *walk_start, *walk_len, *walk_mark;
+    gmask_cache *cache;
+};
+
+/* Fills mask for the current state (mask.c). */
+slm_status gmask_fill(slm_grammar_matcher *m, uint32_t *mask, slm_error *err);
+void gmask_cache_free(gmask_cache *c);
+
+#endif
