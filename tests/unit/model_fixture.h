@@ -28,6 +28,7 @@
 typedef struct fx_config {
     const char *arch;      /* general.architecture, written as is */
     int n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_vocab, n_ctx_train;
+    int n_rot;             /* rope.dimension_count: rotated dims per head (<= head_dim) */
     float norm_eps, rope_base;
     bool tied;             /* no output.weight: the head reuses token_embd */
     bool fused;            /* phi3 layout: attn_qkv = [q;k;v], ffn_up = [gate;up] */
@@ -74,6 +75,7 @@ static inline fx_config fx_config_for(const char *arch) {
         .n_ff = 96, .n_vocab = 300, .n_ctx_train = 128, .norm_eps = 1e-5f, .rope_base = 10000.0f,
         .wtype = SLM_TYPE_F32, .seed = 1234,
     };
+    c.n_rot = c.head_dim;
     if (strcmp(arch, "llama") != 0) c.neox = true;
     if (strcmp(arch, "qwen2") == 0) {
         c.qkv_bias = true;
@@ -82,7 +84,7 @@ static inline fx_config fx_config_for(const char *arch) {
     }
     if (strcmp(arch, "qwen3") == 0) {
         c.qk_norm = true;
-        c.head_dim = 32;
+        c.head_dim = c.n_rot = 32;
         c.key_length = true;
         c.norm_eps = 1e-6f;
         c.rope_base = 1000000.0f;
@@ -97,7 +99,7 @@ static inline fx_config fx_config_k_for(const char *arch) {
     fx_config c = fx_config_for(arch);
     c.n_embd = 256;
     c.n_layer = 2;
-    c.head_dim = c.qk_norm ? 128 : 64;
+    c.head_dim = c.n_rot = c.qk_norm ? 128 : 64;
     c.n_ff = 512;
     return c;
 }
@@ -210,7 +212,7 @@ static inline bool fx_write_meta(slm_gguf_writer *w, const fx_config *c) {
     ok = ok && FX_U32("block_count", c->n_layer) && FX_U32("feed_forward_length", c->n_ff);
     ok = ok && FX_U32("attention.head_count", c->n_head) && FX_U32("attention.head_count_kv", c->n_head_kv);
     ok = ok && FX_F32("attention.layer_norm_rms_epsilon", c->norm_eps) && FX_F32("rope.freq_base", c->rope_base);
-    ok = ok && FX_U32("rope.dimension_count", c->head_dim);
+    ok = ok && FX_U32("rope.dimension_count", c->n_rot);
     if (c->key_length) ok = ok && FX_U32("attention.key_length", c->head_dim) && FX_U32("attention.value_length", c->head_dim);
 #undef FX_U32
 #undef FX_F32

@@ -48,14 +48,15 @@ static void ref_rmsnorm(double *out, const double *x, const float *w, int n, dou
     for (int i = 0; i < n; i++) out[i] = x[i] * inv * (double)w[i];
 }
 
-/* Rotates every head of x (n_heads x d) for position pos. */
-static void ref_rope(double *x, int n_heads, int d, int pos, double base, bool neox) {
+/* Rotates the first d dims of every head of x (n_heads x hd) for
+ * position pos; dims d..hd pass through. */
+static void ref_rope(double *x, int n_heads, int hd, int d, int pos, double base, bool neox) {
     for (int i = 0; i < d / 2; i++) {
         const double theta = pos * pow(base, -2.0 * i / d);
         const double c = cos(theta), s = sin(theta);
         const int a = neox ? i : 2 * i, b = neox ? i + d / 2 : 2 * i + 1;
         for (int hh = 0; hh < n_heads; hh++) {
-            double *v = x + (size_t)hh * d;
+            double *v = x + (size_t)hh * hd;
             const double x0 = v[a], x1 = v[b];
             v[a] = x0 * c - x1 * s;
             v[b] = x0 * s + x1 * c;
@@ -77,8 +78,8 @@ static void ref_qkv(ref_state *st, const fx_layer *L) {
             for (int hh = 0; hh < c->n_head; hh++) ref_rmsnorm(q + hh * hd, q + hh * hd, L->q_norm, hd, c->norm_eps);
             for (int hh = 0; hh < c->n_head_kv; hh++) ref_rmsnorm(k + hh * hd, k + hh * hd, L->k_norm, hd, c->norm_eps);
         }
-        ref_rope(q, c->n_head, hd, t, c->rope_base, c->neox);
-        ref_rope(k, c->n_head_kv, hd, t, c->rope_base, c->neox);
+        ref_rope(q, c->n_head, hd, c->n_rot, t, c->rope_base, c->neox);
+        ref_rope(k, c->n_head_kv, hd, c->n_rot, t, c->rope_base, c->neox);
         if (st->f16) {
             for (int i = 0; i < st->qd; i++) q[i] = ref_round_f16(q[i]);
             for (int i = 0; i < st->kvd; i++) k[i] = ref_round_f16(k[i]);

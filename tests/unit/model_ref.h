@@ -7,7 +7,8 @@
  *               q = Wq h (+bq), k = Wk h (+bk), v = Wv h (+bv)
  *               qwen3: q, k <- per-head RMSNorm(.) * q_norm / k_norm
  *               RoPE on q, k: theta_i = pos * base^(-2i/d), pairs
- *                 (2i, 2i+1) for llama, (i, i+d/2) for NeoX archs
+ *                 (2i, 2i+1) for llama, (i, i+d/2) for NeoX archs, over
+ *                 the first d = n_rot dims of each head (rest unchanged)
  *               causal GQA attention: head h reads KV head
  *                 h / (n_head / n_head_kv), softmax(q.k / sqrt(d)) v
  *               x += Wo attn
