@@ -143,7 +143,7 @@ static slm_status fetch(dl_state *d, const char *url, slm_error *err) {
         d->t0 = slm_now_s();
         slm_status st = store_http_request(d->h, url, NULL, d->have, sink, d, 0, &r, err);
         bool http_err = st == SLM_OK && (r.status < 200 || r.status >= 300);
-        bool retry = (st == SLM_ERR_IO && !r.refused && r.status == 0) || (http_err && r.status >= 500);
+        bool retry = (st == SLM_ERR_IO && !r.refused) || (http_err && r.status >= 500);
         if (http_err) {
             if (r.status == 416 && d->have > 0 && d->size == 0) st = SLM_OK; /* already complete */
             else st = store_http_status_error(&r, d->what, err);
@@ -205,19 +205,22 @@ slm_status store_download_blob(slm_store *s, store_http *h, const store_blob_req
     snprintf(path, sizeof path, "%s/sha256-%s.partial", s->partial, b->digest + 7);
     dl_state d = {.size = b->size, .gguf = b->gguf, .h = h, .what = b->what, .digest = b->digest,
                   .err = err};
+    struct stat st_;
+    d.have = stat(path, &st_) == 0 ? (uint64_t)st_.st_size : 0;
+    if (d.size && d.have > d.size) d.have = 0; /* truncated below */
+    slm_status st = check_space(s, &d, err); /* before creating anything */
+    if (st != SLM_OK) return st;
     d.fd = open(path, O_RDWR | O_CREAT, 0644);
     if (d.fd < 0) return slm_error_set(err, SLM_ERR_IO, "%s: %s", path, strerror(errno));
     d.md = EVP_MD_CTX_new();
-    struct stat st_;
-    slm_status st = d.md && restart_hash(&d) && fstat(d.fd, &st_) == 0
-                        ? SLM_OK
-                        : slm_error_set(err, SLM_ERR_INTERNAL, "%s: cannot start hashing", path);
+    st = d.md && restart_hash(&d) && fstat(d.fd, &st_) == 0
+             ? SLM_OK
+             : slm_error_set(err, SLM_ERR_INTERNAL, "%s: cannot start hashing", path);
     if (st == SLM_OK) {
         d.have = (uint64_t)st_.st_size;
         if (d.size && d.have > d.size) d.have = ftruncate(d.fd, 0) == 0 ? 0 : d.have;
         st = hash_existing(&d, path, err);
     }
-    if (st == SLM_OK) st = check_space(s, &d, err);
     if (st == SLM_OK) st = fetch(&d, b->url, err);
     if (st == SLM_OK && d.size && d.have != d.size)
         st = slm_error_set(err, SLM_ERR_IO, "%s: transfer ended at %llu of %llu bytes (partial kept; pull again to resume)",

@@ -247,7 +247,8 @@ static slm_status one_hop(store_http *h, req_ctx *q, const char *url, const char
         r->refused = true;
         st = slm_error_set(err, SLM_ERR_FORMAT, "%s: response larger than %zu bytes", url, q->max);
     } else if (q->sink_abort) {
-        st = SLM_ERR_IO; /* the sink filled err */
+        r->refused = true; /* the sink's own error (filled in err): not worth a retry */
+        st = err && err->code != SLM_OK ? err->code : SLM_ERR_IO;
     } else if (rc != CURLE_OK) {
         if (rc == CURLE_UNSUPPORTED_PROTOCOL) r->refused = true;
         st = slm_error_set(err, SLM_ERR_IO, "%s: network error: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));

@@ -81,9 +81,11 @@ static slm_status read_layer(json_t *l, size_t i, layer *out, slm_error *err) {
 
 static bool small_layer_type(const char *m) {
     static const char *const kinds[] = {"template", "params", "license", "system", "messages"};
-    if (strncmp(m, "application/vnd.ollama.image.", 30) != 0) return false;
+    static const char prefix[] = "application/vnd.ollama.image.";
+    size_t n = sizeof prefix - 1;
+    if (strncmp(m, prefix, n) != 0) return false;
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (strcmp(m + 30, kinds[i]) == 0) return true;
+        if (strcmp(m + n, kinds[i]) == 0) return true;
     return false;
 }
 

@@ -54,7 +54,7 @@ typedef struct store_resp {
     uint64_t linked_size;  /* X-Linked-Size (HF) */
     uint64_t range_start;  /* from Content-Range of a 206 */
     uint64_t content_length; /* of the final response, 0 when unknown */
-    bool refused;          /* blocked by the safety policy */
+    bool refused;          /* blocked by the policy or the sink: do not retry */
     char final_url[2048];
 } store_resp;
 
