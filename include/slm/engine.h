@@ -5,7 +5,10 @@
 #ifndef SLM_ENGINE_H
 #define SLM_ENGINE_H
 
+#include <jansson.h>
+
 #include "slm/base.h"
+#include "slm/chat.h"
 #include "slm/gguf.h"
 #include "slm/model.h"
 #include "slm/sample.h"
@@ -45,6 +48,7 @@ void slm_gen_params_default(slm_gen_params *p);
 
 typedef struct slm_gen_stats {
     int32_t n_prompt, n_gen;
+    int32_t n_cached;         /* prompt tokens reused from the previous call */
     double t_load_s, t_prompt_s, t_gen_s, ttft_s;
     slm_finish finish;
 } slm_gen_stats;
@@ -52,8 +56,20 @@ typedef struct slm_gen_stats {
 /* Called with each complete UTF-8 piece of output; return false to stop. */
 typedef bool (*slm_piece_fn)(const char *piece, size_t len, void *user);
 
-/* Generates from a fresh context (the cache is cleared first). */
+/* Generates from the prompt. Prompt tokens that repeat the start of what
+ * the context already holds (the previous prompt + output) are reused, not
+ * recomputed. The tokenizer adds BOS as the model asks. */
 slm_status slm_engine_generate(slm_engine *e, const char *prompt, size_t prompt_len, const slm_gen_params *p,
                                slm_piece_fn on_piece, void *user, slm_gen_stats *stats, slm_error *err);
+
+/* Chat: true when the model has a chat template (tokenizer.chat_template). */
+bool slm_engine_has_chat_template(const slm_engine *e);
+/* Renders messages (JSON array of {role, content, ...}) with the model's
+ * template, or a ChatML fallback when it has none; extra: keyword
+ * variables (e.g. enable_thinking) or NULL. *out is malloc'ed. The result
+ * contains special-token texts: tokenize it with parse_special. */
+slm_status slm_engine_render_chat(slm_engine *e, const json_t *messages, const json_t *tools,
+                                  bool add_generation_prompt, const json_t *extra, char **out,
+                                  size_t *out_len, slm_error *err);
 
 #endif

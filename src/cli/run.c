@@ -7,20 +7,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "slm/engine.h"
 
 typedef struct run_opts {
     slm_engine_params engine;
     slm_gen_params gen;
     const char *model, *prompt;
-    bool stats;
+    bool stats, raw;
+    json_t *messages; /* chat mode: the conversation so far */
 } run_opts;
 
 static void run_usage(FILE *f) {
     fprintf(f,
             "usage: slm run MODEL.gguf [PROMPT] [options]\n"
             "  Generates text from PROMPT (streamed as produced). Without PROMPT: an\n"
-            "  interactive session, one completion per line of input (Ctrl-D ends).\n"
+            "  interactive session (Ctrl-D ends). A model with a chat template is\n"
+            "  chatted with (the prompt becomes a user message; the session keeps the\n"
+            "  conversation); other models complete the text as given.\n"
             "options:\n"
             "  -n, --n-predict N    tokens to generate (default -1: until end of text or context full)\n"
             "  --temp T             temperature (default 0.8; 0 = greedy)\n"
@@ -33,6 +38,7 @@ static void run_usage(FILE *f) {
             "  -t, --threads N      threads (default: all cores)\n"
             "  -c, --ctx N          context size in tokens (default: the model's, max 4096)\n"
             "  --no-echo            do not print the prompt before the output\n"
+            "  --raw                ignore the model's chat template: plain completion\n"
             "  --special            parse special-token texts (like <s>) in the prompt\n"
             "  --stats              print timings to stderr at the end\n");
 }
@@ -84,6 +90,8 @@ static int parse_option(const char *a, int argc, char **argv, int *i, run_opts *
         o->engine.n_ctx = (int32_t)n;
     } else if (strcmp(a, "--no-echo") == 0) {
         o->gen.echo_prompt = false;
+    } else if (strcmp(a, "--raw") == 0) {
+        o->raw = true;
     } else if (strcmp(a, "--special") == 0) {
         o->gen.parse_special = true;
     } else if (strcmp(a, "--stats") == 0) {
@@ -122,10 +130,28 @@ static int parse_args(int argc, char **argv, run_opts *o) {
     return 0;
 }
 
+typedef struct reply {
+    char *text;
+    size_t len, cap;
+} reply;
+
+/* Streams a piece to stdout and keeps it (chat mode needs the reply). */
 static bool print_piece(const char *piece, size_t len, void *user) {
-    (void)user;
+    reply *r = user;
     fwrite(piece, 1, len, stdout);
     fflush(stdout);
+    if (r && r->len + len + 1 > r->cap) {
+        size_t cap = (r->len + len + 1) * 2;
+        char *t = realloc(r->text, cap);
+        if (!t) return false;
+        r->text = t;
+        r->cap = cap;
+    }
+    if (r) {
+        memcpy(r->text + r->len, piece, len);
+        r->len += len;
+        r->text[r->len] = '\0';
+    }
     return true;
 }
 
@@ -136,10 +162,11 @@ static void print_stats(const slm_gen_stats *s) {
             s->ttft_s, s->n_gen, s->t_gen_s, s->t_gen_s > 0 ? s->n_gen / s->t_gen_s : 0.0);
 }
 
-static int generate_once(slm_engine *e, const run_opts *o, const char *prompt) {
+static int generate_text(slm_engine *e, const run_opts *o, const slm_gen_params *gp, const char *prompt,
+                         size_t len, reply *r) {
     slm_error err = {0};
     slm_gen_stats stats;
-    slm_status st = slm_engine_generate(e, prompt, strlen(prompt), &o->gen, print_piece, NULL, &stats, &err);
+    slm_status st = slm_engine_generate(e, prompt, len, gp, print_piece, r, &stats, &err);
     printf("\n");
     fflush(stdout);
     if (st != SLM_OK) {
@@ -150,12 +177,41 @@ static int generate_once(slm_engine *e, const run_opts *o, const char *prompt) {
     return 0;
 }
 
+/* Chat mode: the user's text becomes a message, the model's template makes
+ * the prompt, and the reply is added to the conversation. */
+static int chat_turn(slm_engine *e, run_opts *o, const char *user_text) {
+    slm_error err = {0};
+    json_array_append_new(o->messages, json_pack("{s:s,s:s}", "role", "user", "content", user_text));
+    char *prompt = NULL;
+    size_t len = 0;
+    if (slm_engine_render_chat(e, o->messages, NULL, true, NULL, &prompt, &len, &err) != SLM_OK) {
+        fprintf(stderr, "slm run: %s\n", err.msg);
+        return 1;
+    }
+    slm_gen_params gp = o->gen;
+    gp.echo_prompt = false;
+    gp.parse_special = true;
+    reply r = {0};
+    int rc = generate_text(e, o, &gp, prompt, len, &r);
+    free(prompt);
+    json_array_append_new(o->messages, json_pack("{s:s,s:s%}", "role", "assistant", "content",
+                                                 r.text ? r.text : "", r.len));
+    free(r.text);
+    return rc;
+}
+
+static int generate_once(slm_engine *e, run_opts *o, const char *prompt) {
+    if (o->messages) return chat_turn(e, o, prompt);
+    return generate_text(e, o, &o->gen, prompt, strlen(prompt), NULL);
+}
+
 static int interactive(slm_engine *e, run_opts *o) {
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
     o->gen.echo_prompt = false;
-    fprintf(stderr, "slm: interactive session, one completion per line; Ctrl-D to end\n");
+    if (o->messages) fprintf(stderr, "slm: chat session with the model's template (--raw for plain completion)\n");
+    else fprintf(stderr, "slm: interactive session, one completion per line; Ctrl-D to end\n");
     for (;;) {
         fprintf(stderr, "> ");
         if ((n = getline(&line, &cap, stdin)) < 0) break;
@@ -181,7 +237,9 @@ int cli_run(int argc, char **argv) {
         fprintf(stderr, "slm run: %s\n", err.msg);
         return 1;
     }
+    if (!o.raw && slm_engine_has_chat_template(e)) o.messages = json_array();
     int rc = o.prompt ? generate_once(e, &o, o.prompt) : interactive(e, &o);
+    json_decref(o.messages);
     slm_engine_close(e);
     return rc;
 }

@@ -1,19 +1,10 @@
 /* The engine: model + tokenizer + thread pool + one context, and the
  * generate loop (tokenize, prefill, then sample/decode until an
  * end-of-generation token, n_predict, a full context or a cancel). */
-#include "slm/engine.h"
+#include "engine_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-struct slm_engine {
-    slm_gguf *gguf;
-    slm_model *model;
-    slm_tokenizer *tok;
-    slm_ops *ops;
-    slm_context *ctx;
-    double t_load_s;
-};
 
 slm_status slm_engine_open(const slm_engine_params *p, slm_engine **out, slm_error *err) {
     double t0 = slm_now_s();
@@ -35,6 +26,8 @@ slm_status slm_engine_open(const slm_engine_params *p, slm_engine **out, slm_err
 
 void slm_engine_close(slm_engine *e) {
     if (!e) return;
+    slm_chat_template_free(e->chat);
+    free(e->hist);
     slm_context_free(e->ctx);
     slm_ops_free(e->ops);
     slm_tokenizer_free(e->tok);
@@ -76,14 +69,41 @@ static void emit_flush(emitter *em) {
     if (n > 0 && em->fn && !em->stopped) em->fn(buf, n, em->user);
 }
 
-static slm_status prefill(slm_engine *e, const int32_t *toks, size_t n, slm_sampler *s, slm_error *err) {
+/* Records a token now in the context. */
+static slm_status hist_push(slm_engine *e, int32_t tok, slm_error *err) {
+    if (e->n_hist == e->cap_hist) {
+        size_t cap = e->cap_hist ? e->cap_hist * 2 : 256;
+        int32_t *h = realloc(e->hist, cap * sizeof *h);
+        if (!h) return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
+        e->hist = h;
+        e->cap_hist = cap;
+    }
+    e->hist[e->n_hist++] = tok;
+    return SLM_OK;
+}
+
+/* Decodes the prompt, reusing the longest prefix already in the context
+ * (at least one token is decoded so there are fresh logits). */
+static slm_status prefill(slm_engine *e, const int32_t *toks, size_t n, slm_sampler *s, int32_t *n_cached,
+                          slm_error *err) {
     if (n == 0) return slm_error_set(err, SLM_ERR_INVALID_ARG, "the prompt is empty (no tokens)");
     int32_t n_ctx = slm_context_n_ctx(e->ctx);
     if (n >= (size_t)n_ctx)
         return slm_error_set(err, SLM_ERR_RANGE, "the prompt is %zu tokens, but the context holds %d (use --ctx)",
                              n, n_ctx);
     for (size_t i = 0; i < n; i++) slm_sampler_accept(s, toks[i]);
-    return slm_decode(e->ctx, toks, (int32_t)n, false, err);
+    size_t keep = 0;
+    while (keep < e->n_hist && keep < n - 1 && e->hist[keep] == toks[keep]) keep++;
+    slm_context_truncate(e->ctx, (int32_t)keep);
+    e->n_hist = keep;
+    *n_cached = (int32_t)keep;
+    slm_status st = slm_decode(e->ctx, toks + keep, (int32_t)(n - keep), false, err);
+    for (size_t i = keep; st == SLM_OK && i < n; i++) st = hist_push(e, toks[i], err);
+    if (st != SLM_OK) { /* the context no longer matches a known prefix */
+        slm_context_truncate(e->ctx, 0);
+        e->n_hist = 0;
+    }
+    return st;
 }
 
 static slm_status generate_loop(slm_engine *e, const slm_gen_params *p, slm_sampler *s, emitter *em,
@@ -107,7 +127,12 @@ static slm_status generate_loop(slm_engine *e, const slm_gen_params *p, slm_samp
         }
         if (p->n_predict >= 0 && i + 1 >= p->n_predict) break;
         slm_status st = slm_decode(e->ctx, &tok, 1, false, err);
-        if (st != SLM_OK) return st;
+        if (st == SLM_OK) st = hist_push(e, tok, err);
+        if (st != SLM_OK) {
+            slm_context_truncate(e->ctx, 0);
+            e->n_hist = 0;
+            return st;
+        }
     }
     stats->t_gen_s = slm_now_s() - t0;
     return SLM_OK;
@@ -124,9 +149,12 @@ slm_status slm_engine_generate(slm_engine *e, const char *prompt, size_t prompt_
     size_t n = 0;
     slm_sampler *s = NULL;
     slm_status st = slm_tokenize(e->tok, prompt, prompt_len, true, p->parse_special, &toks, &n, err);
+    /* a template that writes bos_token itself plus the tokenizer's BOS would
+     * give two; keep one */
+    int32_t bos = slm_tokenizer_bos(e->tok);
+    if (st == SLM_OK && n >= 2 && bos >= 0 && toks[0] == bos && toks[1] == bos) memmove(toks, toks + 1, --n * sizeof *toks);
     if (st == SLM_OK) st = slm_sampler_new(&p->sampling, slm_model_hparams(e->model)->n_vocab, &s, err);
     if (st != SLM_OK) goto done;
-    slm_context_truncate(e->ctx, 0);
     emitter em = {.fn = on_piece, .user = user};
     if (p->echo_prompt) {
         slm_detok_init(&em.detok, e->tok, true);
@@ -135,7 +163,7 @@ slm_status slm_engine_generate(slm_engine *e, const char *prompt, size_t prompt_
     }
     slm_detok_init(&em.detok, e->tok, false);
     stats->n_prompt = (int32_t)n;
-    st = prefill(e, toks, n, s, err);
+    st = prefill(e, toks, n, s, &stats->n_cached, err);
     stats->t_prompt_s = slm_now_s() - t_start;
     if (st == SLM_OK && p->n_predict != 0) st = generate_loop(e, p, s, &em, stats, t_start, err);
     emit_flush(&em);

@@ -182,6 +182,7 @@ slm_status slm_decode_batch(slm_context *c, const slm_batch *b, slm_error *err) 
     int32_t n_out;
     c->n_entries = 0;
     c->last_logits = -1;
+    c->logits_base = 0;
     slm_status st = plan_batch(c, b, &n_out, err);
     if (st == SLM_OK) st = slm_forward_batch(c, b->tokens, b->n, n_out, err);
     if (st != SLM_OK) return st;
@@ -210,6 +211,7 @@ slm_status slm_decode(slm_context *c, const int32_t *tokens, int32_t n, bool all
         int32_t chunk = n - done < c->n_batch ? n - done : c->n_batch;
         slm_batch b = {.n = chunk, .tokens = tokens + done, .seq = NULL, .logits = all_logits ? all : NULL};
         slm_status st = slm_decode_batch(c, &b, err);
+        c->logits_base = done; /* slm_context_logits counts from the call's start */
         if (st != SLM_OK) {
             c->seq_pos[0] = start; /* the cache beyond start is ignored */
             c->n_entries = 0;
@@ -223,5 +225,6 @@ slm_status slm_decode(slm_context *c, const int32_t *tokens, int32_t n, bool all
 
 const float *slm_context_logits(const slm_context *c, int32_t i) {
     if (i < 0) return c->last_logits < 0 ? NULL : c->logits + (size_t)c->last_logits * (size_t)c->m->hp.n_vocab;
-    return slm_context_batch_logits(c, i);
+    if (i < c->logits_base) return NULL;
+    return slm_context_batch_logits(c, i - c->logits_base);
 }

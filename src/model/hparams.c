@@ -104,10 +104,14 @@ slm_status slm_hparams_load(const slm_gguf *g, slm_hparams *hp, slm_error *err) 
         return slm_error_set(err, SLM_ERR_FORMAT, "%s: head_count %d is not a multiple of head_count_kv %d",
                              slm_gguf_path(g), hp->n_head, hp->n_head_kv);
     hp->head_dim = hp->n_embd / hp->n_head;
-    st = get_int(g, hp, "attention.key_length", false, 1, big, &hp->head_dim, err);
+    if (hp->head_dim > 1024 || hp->head_dim < 1)
+        return slm_error_set(err, SLM_ERR_UNSUPPORTED, "%s: head dimension %d is out of range [1, 1024]",
+                             slm_gguf_path(g), hp->head_dim);
+    /* head_dim sizes per-thread stack buffers in attention: keep it sane */
+    st = get_int(g, hp, "attention.key_length", false, 1, 1024, &hp->head_dim, err);
     if (st != SLM_OK) return st;
     int32_t vlen = hp->head_dim;
-    st = get_int(g, hp, "attention.value_length", false, 1, big, &vlen, err);
+    st = get_int(g, hp, "attention.value_length", false, 1, 1024, &vlen, err);
     if (st != SLM_OK) return st;
     if (vlen != hp->head_dim)
         return slm_error_set(err, SLM_ERR_UNSUPPORTED, "%s: key_length %d != value_length %d is not supported",

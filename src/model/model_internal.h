@@ -44,6 +44,7 @@ struct slm_context {
     float *logits;             /* [n_batch][n_vocab], rows for entries that asked */
     int32_t n_entries;         /* entries of the last batch (logit_row valid) */
     int32_t last_logits;       /* logits row of the last token decoded, -1 none */
+    int32_t logits_base;       /* slm_decode: index of the last chunk's first token */
 };
 
 /* hparams.c */

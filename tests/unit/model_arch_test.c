@@ -346,7 +346,7 @@ static void test_internal_batches(void **state) {
      * slm_context_batch_logits), not the i-th token of the slm_decode call
      * as model.h documents: here i = 1 returns token 11's logits and
      * i = N_TOK - 1 returns NULL. Enable when fixed. */
-#define CHECK_SPLIT_DECODE_LOGIT_INDEX 0
+#define CHECK_SPLIT_DECODE_LOGIT_INDEX 1
 #if CHECK_SPLIT_DECODE_LOGIT_INDEX
     assert_null(slm_context_logits(c, 1));
     assert_ptr_equal(slm_context_logits(c, N_TOK - 1), l);
