@@ -68,6 +68,8 @@ static slm_status alloc_buffers(slm_context *c, slm_error *err) {
     c->hb2 = alloc_array(B * 2 * (uint64_t)hp->n_ff, F, &ok);
     c->qkv = alloc_array(B * (qd + 2 * kvd), F, &ok);
     c->scores = alloc_array((uint64_t)c->n_threads * (uint64_t)c->n_ctx, F, &ok);
+    c->half_scratch = alloc_array((uint64_t)c->n_threads * ((uint64_t)c->n_ctx + (uint64_t)hp->head_dim),
+                                  sizeof(slm_f16), &ok);
     c->logits = alloc_array(B * (uint64_t)hp->n_vocab, F, &ok);
     if (!ok)
         return slm_error_set(err, SLM_ERR_NOMEM, "out of memory allocating a context of %d x %d tokens", c->n_seq,
@@ -131,7 +133,7 @@ void slm_context_free(slm_context *c) {
     free(c->k);
     free(c->v);
     void *bufs[] = {c->seq_pos, c->tok_seq, c->tok_pos, c->logit_row, c->x, c->xb, c->q, c->kx, c->vx,
-                    c->att, c->hb, c->hb2, c->qkv, c->scores, c->logits};
+                    c->att, c->hb, c->hb2, c->qkv, c->scores, c->half_scratch, c->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(c);
 }

@@ -18,40 +18,41 @@ typedef struct attn_job {
     int32_t n_tok;
 } attn_job;
 
-/* One query head of one token attending to positions 0..pos. */
-static void attend_head(slm_context *c, int il, int32_t t, int h, float *scores) {
+/* One query head of one token attending to positions 0..pos. Like
+ * llama.cpp, Q is rounded to F16 and dotted with the F16 keys, and the
+ * softmax weights are rounded to F16 and dotted with rows of V^T, all with
+ * the F16 vec_dot kernel (SIMD where the CPU has it). */
+static void attend_head(slm_context *c, int il, int32_t t, int h, float *scores, slm_f16 *half) {
     const slm_hparams *hp = &c->m->hp;
     const int hd = hp->head_dim, kvd = c->kv_dim;
     const int kvh = h / (hp->n_head / hp->n_head_kv);
     const int32_t pos = c->tok_pos[t];
     const size_t seq_base = (size_t)c->tok_seq[t] * (size_t)c->n_ctx * (size_t)kvd;
     const float scale = 1.0f / sqrtf((float)hd);
-    float qh[hd];
-    const float *q = c->q + (size_t)t * hp->n_head * hd + (size_t)h * hd;
-    for (int d = 0; d < hd; d++) qh[d] = slm_f16_lookup(slm_f32_to_f16(q[d]));
-    const slm_f16 *kc = c->k[il] + seq_base + kvh * hd, *vc = c->v[il] + seq_base + kvh * hd;
+    const slm_type_traits *f16 = slm_type_traits_get(SLM_TYPE_F16);
+    slm_f16 *q16 = half + c->n_ctx, *w16 = half;
+    f16->from_float(c->q + (size_t)t * hp->n_head * hd + (size_t)h * hd, q16, hd);
+    const slm_f16 *kc = c->k[il] + seq_base + (size_t)kvh * hd;
     for (int32_t p = 0; p <= pos; p++) {
-        const slm_f16 *k = kc + (size_t)p * kvd;
-        float s = 0.0f;
-        for (int d = 0; d < hd; d++) s += qh[d] * slm_f16_lookup(k[d]);
+        float s;
+        f16->vec_dot(hd, &s, kc + (size_t)p * kvd, q16);
         scores[p] = s * scale;
     }
     slm_softmax(scores, pos + 1);
+    f16->from_float(scores, w16, pos + 1);
+    const slm_f16 *vt = c->v[il] + seq_base + (size_t)kvh * hd * (size_t)c->n_ctx;
     float *out = c->att + (size_t)t * hp->n_head * hd + (size_t)h * hd;
-    memset(out, 0, (size_t)hd * sizeof(float));
-    for (int32_t p = 0; p <= pos; p++) {
-        const float w = slm_f16_lookup(slm_f32_to_f16(scores[p]));
-        const slm_f16 *v = vc + (size_t)p * kvd;
-        for (int d = 0; d < hd; d++) out[d] += w * slm_f16_lookup(v[d]);
-    }
+    for (int d = 0; d < hd; d++) f16->vec_dot(pos + 1, &out[d], vt + (size_t)d * c->n_ctx, w16);
 }
 
 static void attn_task(void *ctx, int ith, int nth) {
     attn_job *j = ctx;
     const int n_head = j->c->m->hp.n_head;
     float *scores = j->c->scores + (size_t)ith * j->c->n_ctx;
+    slm_f16 *half = j->c->half_scratch + (size_t)ith * ((size_t)j->c->n_ctx + (size_t)j->c->m->hp.head_dim);
     const int64_t total = (int64_t)j->n_tok * n_head;
-    for (int64_t i = ith; i < total; i += nth) attend_head(j->c, j->il, (int32_t)(i / n_head), (int)(i % n_head), scores);
+    for (int64_t i = ith; i < total; i += nth)
+        attend_head(j->c, j->il, (int32_t)(i / n_head), (int)(i % n_head), scores, half);
 }
 
 static void add_bias(float *x, const float *b, int64_t n, int32_t n_tok) {
@@ -104,11 +105,11 @@ static slm_status attention(slm_context *c, int il, int32_t n, slm_error *err) {
         const int32_t pos = c->tok_pos[t];
         slm_rope(&c->rope, c->q + (size_t)t * hp->n_head * hd, hp->n_head, hd, pos);
         slm_rope(&c->rope, c->kx + (size_t)t * kvd, hp->n_head_kv, hd, pos);
-        const size_t slot = (size_t)c->tok_seq[t] * (size_t)c->n_ctx + (size_t)pos;
-        slm_f16 *kdst = c->k[il] + slot * kvd, *vdst = c->v[il] + slot * kvd;
+        const size_t seq_base = (size_t)c->tok_seq[t] * (size_t)c->n_ctx * (size_t)kvd;
+        slm_f16 *kdst = c->k[il] + seq_base + (size_t)pos * kvd, *vdst = c->v[il] + seq_base + (size_t)pos;
         for (int d = 0; d < kvd; d++) {
             kdst[d] = slm_f32_to_f16(c->kx[(size_t)t * kvd + d]);
-            vdst[d] = slm_f32_to_f16(c->vx[(size_t)t * kvd + d]);
+            vdst[(size_t)d * c->n_ctx] = slm_f32_to_f16(c->vx[(size_t)t * kvd + d]);
         }
     }
     attn_job job = {c, il, n};

@@ -33,13 +33,15 @@ struct slm_context {
     int32_t n_ctx, n_batch, n_seq; /* n_ctx is per sequence */
     int32_t *seq_pos;          /* [n_seq] tokens cached per sequence */
     int32_t kv_dim;
-    slm_f16 **k, **v;          /* per layer: [n_seq][n_ctx][kv_dim] */
+    slm_f16 **k;               /* per layer: [n_seq][n_ctx][kv_dim] */
+    slm_f16 **v;               /* per layer, transposed: [n_seq][kv_dim][n_ctx] */
     /* the batch being decoded: per entry its sequence, position, logits row */
     int32_t *tok_seq, *tok_pos, *logit_row;
     slm_rope_params rope;
     /* scratch, sized for n_batch tokens */
     float *x, *xb, *q, *kx, *vx, *att, *hb, *hb2, *qkv;
     float *scores;             /* per thread: [n_ctx] */
+    slm_f16 *half_scratch;     /* per thread: [n_ctx + head_dim] (F16 weights, F16 query) */
     int n_threads;
     float *logits;             /* [n_batch][n_vocab], rows for entries that asked */
     int32_t n_entries;         /* entries of the last batch (logit_row valid) */
