@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "slm/gguf.h"
 #include "slm/store.h"
@@ -76,6 +77,9 @@ static void scan_gguf(const char *path, slm_scan_report *rep) {
 
 slm_status slm_scan_file(const char *path, slm_scan_report *rep, slm_error *err) {
     memset(rep, 0, sizeof *rep);
+    struct stat sb;
+    if (stat(path, &sb) != 0) return slm_error_set(err, SLM_ERR_IO, "%s: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode)) return slm_error_set(err, SLM_ERR_IO, "%s: not a regular file", path);
     FILE *f = fopen(path, "rb");
     if (!f) return slm_error_set(err, SLM_ERR_IO, "%s: %s", path, strerror(errno));
     unsigned char head[16];
