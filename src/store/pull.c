@@ -115,7 +115,7 @@ static slm_status scan_layers(json_t *man, layer *model, json_t *extra, slm_erro
 
 static slm_status pull_layers(slm_store *s, store_http *h, const char *blob_base, const layer *model, json_t *extra,
                               slm_store_entry *e, slm_error *err) {
-    char url[2400];
+    char url[2600];
     size_t i;
     json_t *v;
     json_array_foreach(extra, i, v) {
@@ -142,7 +142,7 @@ static slm_status pull_ollama(slm_store *s, const slm_model_ref *ref, const slm_
     snprintf(blob_base, sizeof blob_base, "%s/v2/%s/%s/blobs", base, ref->ns, ref->repo);
     event(o, "manifest", ref->name);
     json_t *man = NULL, *extra = json_array();
-    layer model;
+    layer model = {0};
     slm_status st = get_json(&h, url, OCI_ACCEPT, MANIFEST_MAX, ref->name, &man, err);
     if (st == SLM_OK) st = scan_layers(man, &model, extra, err);
     if (st == SLM_OK) st = check_pin(ref, model.digest, err);

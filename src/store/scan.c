@@ -4,6 +4,7 @@
  * archives and safetensors are identified and reported UNSUPPORTED: slm
  * never deserialises them (unpickling runs arbitrary code). */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,9 +18,15 @@ const char *slm_scan_verdict_name(slm_scan_verdict v) {
     return v == SLM_SCAN_SAFE ? "SAFE" : v == SLM_SCAN_UNSAFE ? "UNSAFE" : "UNSUPPORTED";
 }
 
-static void finding(slm_scan_report *rep, slm_scan_verdict v, const char *fmt, const char *arg) {
-    if (rep->n_findings < SLM_SCAN_MAX_FINDINGS)
-        snprintf(rep->findings[rep->n_findings++], sizeof rep->findings[0], fmt, arg);
+/* Adds a finding (truncated to the report's line length) and raises the verdict. */
+__attribute__((format(printf, 3, 4))) static void finding(slm_scan_report *rep, slm_scan_verdict v,
+                                                          const char *fmt, ...) {
+    if (rep->n_findings < SLM_SCAN_MAX_FINDINGS) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(rep->findings[rep->n_findings++], sizeof rep->findings[0], fmt, ap);
+        va_end(ap);
+    }
     if (v > rep->verdict) rep->verdict = v;
 }
 
@@ -47,8 +54,9 @@ static void scan_templates(const slm_gguf *g, slm_scan_report *rep) {
 
 static void scan_tensors(const slm_gguf *g, slm_scan_report *rep) {
     rep->n_tensors = slm_gguf_n_tensors(g);
-    if (rep->n_tensors == 0) finding(rep, SLM_SCAN_UNSAFE, "no tensors: not a model%s", "");
-    if (rep->n_tensors > MAX_TENSORS) finding(rep, SLM_SCAN_UNSAFE, "implausible tensor count%s", "");
+    if (rep->n_tensors == 0) finding(rep, SLM_SCAN_UNSAFE, "no tensors: not a model");
+    if (rep->n_tensors > MAX_TENSORS)
+        finding(rep, SLM_SCAN_UNSAFE, "implausible tensor count %lld", (long long)rep->n_tensors);
     uint64_t total = 0;
     for (int64_t i = 0; i < rep->n_tensors && i <= MAX_TENSORS; i++) {
         const slm_gguf_tensor *t = slm_gguf_tensor_at(g, i);
@@ -57,7 +65,7 @@ static void scan_tensors(const slm_gguf *g, slm_scan_report *rep) {
         if (!slm_add_ok(total, t->nbytes, &total)) total = UINT64_MAX;
     }
     rep->tensor_bytes = total;
-    if (total > slm_gguf_file_size(g)) finding(rep, SLM_SCAN_UNSAFE, "tensor data larger than the file%s", "");
+    if (total > slm_gguf_file_size(g)) finding(rep, SLM_SCAN_UNSAFE, "tensor data larger than the file");
 }
 
 static void scan_gguf(const char *path, slm_scan_report *rep) {
@@ -69,7 +77,7 @@ static void scan_gguf(const char *path, slm_scan_report *rep) {
     }
     slm_str arch;
     if (!slm_gguf_get_str(g, "general.architecture", &arch) || arch.len == 0)
-        finding(rep, SLM_SCAN_UNSAFE, "no general.architecture%s", "");
+        finding(rep, SLM_SCAN_UNSAFE, "no general.architecture");
     scan_tensors(g, rep);
     scan_templates(g, rep);
     slm_gguf_close(g);
@@ -98,7 +106,7 @@ slm_status slm_scan_file(const char *path, slm_scan_report *rep, slm_error *err)
     } else if (strcmp(fmt, "safetensors") == 0) {
         finding(rep, SLM_SCAN_UNSUPPORTED, "%s: not loadable by slm; convert it to GGUF", fmt);
     } else {
-        finding(rep, SLM_SCAN_UNSUPPORTED, "unknown format: not GGUF%s", "");
+        finding(rep, SLM_SCAN_UNSUPPORTED, "unknown format: not GGUF");
     }
     return SLM_OK;
 }
