@@ -27,7 +27,7 @@ typedef struct bench_result {
 } bench_result;
 
 static void bench_usage(FILE *f) {
-    fprintf(f, "usage: slm bench MODEL.gguf [-p N] [-n N] [-t N[,N...]] [-r N] [--json]\n"
+    fprintf(f, "usage: slm bench MODEL [-p N] [-n N] [-t N[,N...]] [-r N] [--json]\n"
                "  -p N   prompt tokens for the prompt-processing test (default 512)\n"
                "  -n N   tokens for the generation test (default 128)\n"
                "  -t N   thread counts, comma-separated (default: all cores)\n"
@@ -180,6 +180,9 @@ int cli_bench(int argc, char **argv) {
     int r = parse_args(argc, argv, &o);
     if (r != 0) return r == 1 ? 0 : r;
     if (o.n_threads == 0) o.threads[o.n_threads++] = 0;
+    char path[4096];
+    if (!cli_resolve_model("bench", o.model, path, sizeof path)) return 1;
+    o.model = path;
     bench_result res[16];
     for (int i = 0; i < o.n_threads; i++) {
         slm_error err = {0};

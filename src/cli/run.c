@@ -21,7 +21,8 @@ typedef struct run_opts {
 
 static void run_usage(FILE *f) {
     fprintf(f,
-            "usage: slm run MODEL.gguf [PROMPT] [options]\n"
+            "usage: slm run MODEL [PROMPT] [options]\n"
+            "  MODEL: a GGUF file or a name in the store (slm pull / slm list)\n"
             "  Generates text from PROMPT (streamed as produced). Without PROMPT: an\n"
             "  interactive session (Ctrl-D ends). A model with a chat template is\n"
             "  chatted with (the prompt becomes a user message; the session keeps the\n"
@@ -230,7 +231,9 @@ int cli_run(int argc, char **argv) {
     o.gen.echo_prompt = true;
     int r = parse_args(argc, argv, &o);
     if (r != 0) return r == 1 ? 0 : r;
-    o.engine.model_path = o.model;
+    char path[4096];
+    if (!cli_resolve_model("run", o.model, path, sizeof path)) return 1;
+    o.engine.model_path = path;
     slm_error err = {0};
     slm_engine *e = NULL;
     if (slm_engine_open(&o.engine, &e, &err) != SLM_OK) {

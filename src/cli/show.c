@@ -12,7 +12,7 @@
 #include "slm/model.h"
 
 static void show_usage(FILE *f) {
-    fprintf(f, "usage: slm show MODEL.gguf [--json] [-c|--ctx N]\n"
+    fprintf(f, "usage: slm show MODEL [--json] [-c|--ctx N]\n"
                "  Describes a GGUF model; --ctx sets the context size for the memory estimate\n"
                "  (default: the model's training context, max 4096).\n");
 }
@@ -139,7 +139,9 @@ int cli_show(int argc, char **argv) {
     slm_error err = {0};
     slm_gguf *g = NULL;
     slm_model *m = NULL;
-    if (slm_gguf_open(path, &g, &err) != SLM_OK || slm_model_load(g, &m, &err) != SLM_OK) {
+    char resolved[4096];
+    if (!cli_resolve_model("show", path, resolved, sizeof resolved)) return 1;
+    if (slm_gguf_open(resolved, &g, &err) != SLM_OK || slm_model_load(g, &m, &err) != SLM_OK) {
         fprintf(stderr, "slm show: %s\n", err.msg);
         slm_gguf_close(g);
         return 1;

@@ -42,6 +42,11 @@ check "json progress events" "grep -q '\"phase\":\"download\"' '$TMP/out' && gre
 "$SLM" list >"$TMP/list.txt"
 check "list shows quantizations" "grep -q '^stories:latest .* F32' '$TMP/list.txt' && grep -q '^stories:f16 .* F16' '$TMP/list.txt'"
 check "list --json names" "[ \"\$(listed)\" = 'someone/tiny:v1 stories:f16 stories:latest' ]"
+want=$(awk '$0 == "== stories260K.gguf" {getline; print; exit}' "$M/stories260K.greedy-reference.txt")
+got=$("$SLM" run stories "Once upon a time" -n 48 --temp 0 2>"$TMP/err")
+check "run by store name gives llama.cpp's text" "[ \"\$got\" = \"\$want\" ]"
+check "show by store name" "\"$SLM\" show stories:f16 --json | grep -q '\"F16\"'"
+expect_fail "run unknown name" 1 "nosuchmodel" -- "$SLM" run nosuchmodel "hi"
 expect_ok "pull again is a no-op" -- "$SLM" pull stories --quiet
 check "no second download" "[ \$(grep -c 'cdn/blobs/$F32' '$LOG') -eq 1 ]"
 
