@@ -1,0 +1,159 @@
+/* The server's model registry: the configured models by name, each loaded
+ * into its own scheduler on first use and unloaded by the reaper thread
+ * after keep_alive seconds without requests. Main data: srv_model[]
+ * guarded by slm_server.mu; a model is only unloaded while no request
+ * holds it (active == 0). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "server_internal.h"
+
+/* ChatML, used when a model ships no tokenizer.chat_template. */
+static const char CHATML[] =
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+
+slm_status models_init(slm_server *s, slm_error *err) {
+    s->models = calloc((size_t)s->cfg.n_models, sizeof *s->models);
+    if (!s->models) return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
+    s->n_models = s->cfg.n_models;
+    for (int i = 0; i < s->n_models; i++) {
+        srv_model *m = &s->models[i];
+        const slm_server_model *c = &s->cfg.models[i];
+        for (int j = 0; j < i; j++)
+            if (strcmp(s->models[j].name, c->name) == 0)
+                return slm_error_set(err, SLM_ERR_INVALID_ARG, "model name '%s' is given twice", c->name);
+        m->name = strdup(c->name);
+        m->path = strdup(c->path);
+        if (!m->name || !m->path) return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
+        struct stat st;
+        if (stat(c->path, &st) != 0 || !S_ISREG(st.st_mode))
+            return slm_error_set(err, SLM_ERR_IO, "%s: not a readable model file", c->path);
+        m->file_size = (uint64_t)st.st_size;
+        m->mtime = (int64_t)st.st_mtime;
+    }
+    return SLM_OK;
+}
+
+srv_model *models_find(slm_server *s, const char *name) {
+    size_t n = strlen(name);
+    if (n > 7 && strcmp(name + n - 7, ":latest") == 0) n -= 7;
+    for (int i = 0; i < s->n_models; i++)
+        if (strlen(s->models[i].name) == n && strncmp(s->models[i].name, name, n) == 0) return &s->models[i];
+    return NULL;
+}
+
+void models_names(slm_server *s, char *buf, size_t cap) {
+    size_t off = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < s->n_models && off < cap; i++)
+        off += (size_t)snprintf(buf + off, cap - off, "%s%s", i ? ", " : "", s->models[i].name);
+}
+
+static char *token_text(const slm_tokenizer *t, int32_t id) {
+    size_t len = 0;
+    const char *p = id >= 0 ? slm_tokenizer_token_text(t, id, &len) : NULL;
+    char *out = malloc(len + 1);
+    if (!out) return NULL;
+    if (p) memcpy(out, p, len);
+    out[p ? len : 0] = '\0';
+    return out;
+}
+
+static slm_status load_template(srv_model *m, slm_error *err) {
+    slm_str src = {CHATML, sizeof CHATML - 1};
+    m->tmpl_is_fallback = !slm_gguf_get_str(slm_sched_gguf(m->sched), "tokenizer.chat_template", &src);
+    if (m->tmpl_is_fallback)
+        fprintf(stderr, "slm serve: %s has no chat template; chat requests use a ChatML default\n", m->name);
+    slm_status st = slm_chat_template_parse(src.ptr, (size_t)src.len, &m->tmpl, err);
+    if (st != SLM_OK) return slm_error_prefix(err, "%s: chat template", m->name);
+    const slm_tokenizer *t = slm_sched_tokenizer(m->sched);
+    m->bos_text = token_text(t, slm_tokenizer_bos(t));
+    m->eos_text = token_text(t, slm_tokenizer_eos(t));
+    if (!m->bos_text || !m->eos_text) return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
+    return SLM_OK;
+}
+
+static void unload(srv_model *m) {
+    slm_sched_close(m->sched);
+    slm_chat_template_free(m->tmpl);
+    free(m->bos_text);
+    free(m->eos_text);
+    m->sched = NULL;
+    m->tmpl = NULL;
+    m->bos_text = m->eos_text = NULL;
+}
+
+static slm_status load(slm_server *s, srv_model *m, slm_error *err) {
+    slm_status st = slm_sched_open(m->path, &s->cfg.sched, &m->sched, err);
+    if (st == SLM_OK) st = load_template(m, err);
+    if (st != SLM_OK) {
+        unload(m);
+        return slm_error_prefix(err, "loading model '%s'", m->name);
+    }
+    fprintf(stderr, "slm serve: loaded %s (%s) in %.2f s, %d slots of %d tokens\n", m->name, m->path,
+            slm_sched_load_seconds(m->sched), slm_sched_n_parallel(m->sched), slm_sched_n_ctx(m->sched));
+    return SLM_OK;
+}
+
+/* Loading happens under the registry lock: simple, and a second request
+ * for the same model waits for the first load instead of starting its own. */
+srv_model *models_acquire(slm_server *s, const char *name, unsigned *status, slm_error *err) {
+    srv_model *m = models_find(s, name);
+    if (!m) {
+        char names[1024];
+        models_names(s, names, sizeof names);
+        *status = 404;
+        slm_error_set(err, SLM_ERR_INVALID_ARG, "model '%s' not found; available models: %s", name, names);
+        return NULL;
+    }
+    pthread_mutex_lock(&s->mu);
+    slm_status st = m->sched ? SLM_OK : load(s, m, err);
+    if (st == SLM_OK) m->active++;
+    pthread_mutex_unlock(&s->mu);
+    if (st != SLM_OK) {
+        *status = 500;
+        return NULL;
+    }
+    return m;
+}
+
+void models_release(slm_server *s, srv_model *m) {
+    pthread_mutex_lock(&s->mu);
+    m->active--;
+    m->last_used = slm_now_s();
+    double ka = s->cfg.keep_alive_s;
+    m->expires_at = ka < 0 ? 0 : (double)time(NULL) + ka;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void models_unload_all(slm_server *s) {
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < s->n_models; i++)
+        if (s->models[i].sched) unload(&s->models[i]);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void *models_reaper_main(void *arg) {
+    slm_server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!atomic_load(&s->stopping)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&s->reaper_cv, &s->mu, &ts);
+        double now = slm_now_s();
+        for (int i = 0; i < s->n_models; i++) {
+            srv_model *m = &s->models[i];
+            if (m->sched && m->active == 0 && s->cfg.keep_alive_s >= 0 && now - m->last_used > s->cfg.keep_alive_s) {
+                fprintf(stderr, "slm serve: unloading %s (idle %.0f s)\n", m->name, now - m->last_used);
+                unload(m);
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}

@@ -1,0 +1,95 @@
+/* Prompts for the server: chat messages (OpenAI content parts flattened to
+ * text) rendered with the model's chat template, and prompt tokenization
+ * that adds BOS unless the rendered template already starts with it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server_internal.h"
+
+/* Joins the text parts of an OpenAI content array. */
+static slm_status flatten_parts(const json_t *parts, size_t i, json_t **out, slm_error *err) {
+    size_t total = 0, j;
+    json_t *p;
+    json_array_foreach(parts, j, p) {
+        const char *type = json_string_value(json_object_get(p, "type"));
+        const json_t *text = json_object_get(p, "text");
+        if (!type || strcmp(type, "text") != 0)
+            return slm_error_set(err, SLM_ERR_INVALID_ARG, "messages[%zu].content[%zu]: only parts of type 'text' are supported%s%s",
+                                 i, j, type ? ", not " : "", type ? type : "");
+        if (!json_is_string(text))
+            return slm_error_set(err, SLM_ERR_INVALID_ARG, "messages[%zu].content[%zu].text must be a string", i, j);
+        total += json_string_length(text);
+    }
+    char *buf = malloc(total + 1);
+    if (!buf) return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
+    size_t off = 0;
+    json_array_foreach(parts, j, p) {
+        const json_t *text = json_object_get(p, "text");
+        memcpy(buf + off, json_string_value(text), json_string_length(text));
+        off += json_string_length(text);
+    }
+    *out = json_stringn_nocheck(buf, off);
+    free(buf);
+    return *out ? SLM_OK : slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
+}
+
+static slm_status check_message(const json_t *msg, size_t i, json_t **out, slm_error *err) {
+    if (!json_is_object(msg)) return slm_error_set(err, SLM_ERR_INVALID_ARG, "messages[%zu] must be an object", i);
+    if (!json_is_string(json_object_get(msg, "role")))
+        return slm_error_set(err, SLM_ERR_INVALID_ARG, "messages[%zu].role must be a string", i);
+    const json_t *images = json_object_get(msg, "images");
+    if (images && !json_is_null(images) && !(json_is_array(images) && json_array_size(images) == 0))
+        return slm_error_set(err, SLM_ERR_INVALID_ARG, "messages[%zu].images: images are not supported", i);
+    json_t *copy = json_deep_copy(msg);
+    if (!copy) return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
+    const json_t *content = json_object_get(msg, "content");
+    slm_status st = SLM_OK;
+    if (json_is_array(content)) {
+        json_t *flat = NULL;
+        st = flatten_parts(content, i, &flat, err);
+        if (st == SLM_OK) json_object_set_new(copy, "content", flat);
+    } else if (content && !json_is_string(content) && !json_is_null(content)) {
+        st = slm_error_set(err, SLM_ERR_INVALID_ARG, "messages[%zu].content must be a string or an array of parts", i);
+    } else if (!content) {
+        json_object_set_new(copy, "content", json_string(""));
+    }
+    if (st != SLM_OK) {
+        json_decref(copy);
+        return st;
+    }
+    *out = copy;
+    return SLM_OK;
+}
+
+slm_status prompt_render_chat(srv_model *m, const json_t *messages, char **out, slm_error *err) {
+    if (!json_is_array(messages) || json_array_size(messages) == 0)
+        return slm_error_set(err, SLM_ERR_INVALID_ARG, "messages must be a non-empty array");
+    json_t *norm = json_array();
+    if (!norm) return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
+    size_t i;
+    json_t *msg;
+    slm_status st = SLM_OK;
+    json_array_foreach(messages, i, msg) {
+        json_t *copy = NULL;
+        st = check_message(msg, i, &copy, err);
+        if (st != SLM_OK) break;
+        json_array_append_new(norm, copy);
+    }
+    if (st == SLM_OK)
+        st = slm_chat_template_render(m->tmpl, norm, NULL, true, m->bos_text, m->eos_text, NULL, NULL, out, NULL, err);
+    json_decref(norm);
+    if (st != SLM_OK && st != SLM_ERR_NOMEM) {
+        slm_error_prefix(err, "chat template");
+        if (err) err->code = SLM_ERR_INVALID_ARG; /* the template refused these messages */
+        return SLM_ERR_INVALID_ARG;
+    }
+    return st;
+}
+
+slm_status prompt_tokenize(srv_model *m, const char *text, bool special, int32_t **toks, size_t *n, slm_error *err) {
+    const slm_tokenizer *t = slm_sched_tokenizer(m->sched);
+    size_t bl = strlen(m->bos_text);
+    bool has_bos = special && bl > 0 && strncmp(text, m->bos_text, bl) == 0;
+    return slm_tokenize(t, text, strlen(text), !has_bos, special, toks, n, err);
+}

@@ -1,0 +1,153 @@
+/* Internals of the server shared by its files: the server object and its
+ * model registry (models load on first use, unload after keep-alive), the
+ * per-request connection state, response helpers, and the generation job
+ * that turns scheduler events into OpenAI or Ollama responses. */
+#ifndef SLM_SERVER_INTERNAL_H
+#define SLM_SERVER_INTERNAL_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "slm/chat.h"
+#include "slm/server.h"
+
+#define SRV_VERSION "0.1.0"
+
+typedef struct srv_model {
+    char *name, *path;
+    uint64_t file_size;
+    int64_t mtime;
+    slm_sched *sched;           /* NULL until loaded */
+    slm_chat_template *tmpl;    /* the model's or the ChatML fallback */
+    bool tmpl_is_fallback;
+    char *bos_text, *eos_text;
+    int active;                 /* requests holding it (under srv.mu) */
+    double last_used;
+    double expires_at;
+} srv_model;
+
+/* Histogram with fixed upper bounds (Prometheus style, cumulative on output). */
+#define SRV_HIST_BUCKETS 10
+typedef struct srv_hist {
+    uint64_t count[SRV_HIST_BUCKETS + 1];
+    double sum;
+    uint64_t n;
+} srv_hist;
+
+typedef struct srv_metrics {
+    uint64_t requests[6]; /* by status class 1xx..5xx, [0]: other */
+    uint64_t tok_prompt, tok_cached, tok_gen;
+    srv_hist ttft, tps;
+} srv_metrics;
+
+struct slm_server {
+    slm_server_config cfg;   /* strings below are owned copies */
+    char *host, *api_key, *cors_origin;
+    char **allowed_hosts;
+    srv_model *models;
+    int n_models;
+    bool loopback;
+    uint16_t port;
+    struct MHD_Daemon *d;
+    pthread_mutex_t mu;      /* models, metrics */
+    srv_metrics metrics;
+    atomic_int in_flight;
+    atomic_bool stopping;    /* cancel what is running, refuse new work */
+    bool stopped;
+    pthread_t reaper;
+    bool reaper_started;
+    pthread_cond_t reaper_cv;
+};
+
+/* One HTTP request (MHD's per-connection closure). */
+typedef struct conn {
+    slm_server *srv;
+    struct MHD_Connection *mc;
+    char method[16];
+    char *url;
+    char *body;
+    size_t len, cap;
+    bool too_big, answered;
+    double t0;
+    /* for the log line */
+    unsigned status;
+    char model[128];
+    int32_t tok_in, tok_out;
+} conn;
+
+/* ---- http.c: responses ---- */
+enum MHD_Result http_send(conn *c, unsigned status, const char *type, char *body, size_t len);
+/* Sends a JSON value (the reference is stolen). */
+enum MHD_Result http_json(conn *c, unsigned status, json_t *v);
+/* OpenAI error shape {"error":{"message","type","param","code"}}. */
+enum MHD_Result http_oa_error(conn *c, unsigned status, const char *param, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Ollama error shape {"error":"..."}. */
+enum MHD_Result http_ol_error(conn *c, unsigned status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Adds the headers every response carries (CORS when configured). */
+void http_common_headers(conn *c, struct MHD_Response *r);
+/* The peer closed its side (checked without blocking). */
+bool http_peer_gone(int fd);
+int http_conn_fd(conn *c);
+/* Parses the body as a JSON object; on failure answers 400 and returns NULL. */
+json_t *http_parse_body(conn *c, bool ollama, enum MHD_Result *ret);
+const char *http_status_type(unsigned status);
+/* "2023-08-04T19:22:45.499127Z" */
+void http_rfc3339(double t, char *buf, size_t cap);
+
+/* ---- auth.c ---- */
+/* Host allow-list, Origin/CORS and API key; answers and returns false on refusal. */
+bool auth_check(conn *c, enum MHD_Result *ret);
+bool auth_is_loopback(const char *host);
+
+/* ---- models.c ---- */
+/* The model named name (":latest" ignored), loaded if needed, with a
+ * reference held; NULL with *status 404/500 and err filled. */
+srv_model *models_acquire(slm_server *s, const char *name, unsigned *status, slm_error *err);
+void models_release(slm_server *s, srv_model *m);
+srv_model *models_find(slm_server *s, const char *name);
+slm_status models_init(slm_server *s, slm_error *err);
+void models_unload_all(slm_server *s);
+void *models_reaper_main(void *arg);
+/* "a, b, c": the configured names. */
+void models_names(slm_server *s, char *buf, size_t cap);
+
+/* ---- prompt.c ---- */
+/* Renders OpenAI/Ollama chat messages with the model's template; *why names
+ * the bad field on SLM_ERR_INVALID_ARG. */
+slm_status prompt_render_chat(srv_model *m, const json_t *messages, char **out, slm_error *err);
+/* Tokenizes a rendered or raw prompt (BOS added unless the text has it). */
+slm_status prompt_tokenize(srv_model *m, const char *text, bool special, int32_t **toks, size_t *n, slm_error *err);
+
+/* ---- params.c ---- */
+typedef struct gen_opts {
+    slm_request_params rp;
+    const char *stops[SLM_MAX_STOPS];
+    int32_t bias_tok[1024];
+    float bias_val[1024];
+    int n;                    /* choices */
+    bool stream, include_usage;
+    bool logprobs;
+} gen_opts;
+/* OpenAI body -> options. chat selects logprobs (bool + top_logprobs) vs
+ * completions' integer logprobs. Returns false with the bad param named. */
+bool params_openai(const json_t *body, bool chat, const slm_tokenizer *tok, int32_t max_tokens, gen_opts *o,
+                   const char **param, char *msg, size_t cap);
+bool params_ollama(const json_t *body, int32_t max_tokens, gen_opts *o, const char **param, char *msg, size_t cap);
+
+/* ---- gen.c: running a request and answering ---- */
+typedef enum api_kind { API_OA_CHAT, API_OA_COMPLETION, API_OL_CHAT, API_OL_GENERATE } api_kind;
+/* Submits the request(s) and answers (streamed or whole). Takes over m's
+ * reference. */
+enum MHD_Result gen_run(conn *c, srv_model *m, api_kind kind, gen_opts *o, const int32_t *toks, size_t n_toks);
+
+/* ---- openai.c / ollama.c / metrics.c ---- */
+enum MHD_Result openai_route(conn *c, bool *handled);
+enum MHD_Result ollama_route(conn *c, bool *handled);
+enum MHD_Result metrics_route(conn *c);
+void metrics_record(slm_server *s, const slm_event *done);
+void metrics_status(slm_server *s, unsigned status);
+
+#endif
