@@ -57,4 +57,12 @@ slm_status slm_chat_template_render(const slm_chat_template *t, const json_t *me
                                     const json_t *extra, const slm_chat_limits *limits,
                                     char **out, size_t *out_len, slm_error *err);
 
+/* Built-in templates for models that ship none: "chatml", "llama3",
+ * "gemma", "phi3". Source text, or NULL for an unknown name. */
+const char *slm_chat_builtin_source(const char *name);
+/* The built-in that fits a model: the first whose marker token the
+ * vocabulary has (has_token(text, user)) or whose architecture matches;
+ * NULL when none does (a base model: complete, do not chat). */
+const char *slm_chat_builtin_pick(const char *arch, bool (*has_token)(const char *text, void *user), void *user);
+
 #endif

@@ -62,10 +62,15 @@ typedef bool (*slm_piece_fn)(const char *piece, size_t len, void *user);
 slm_status slm_engine_generate(slm_engine *e, const char *prompt, size_t prompt_len, const slm_gen_params *p,
                                slm_piece_fn on_piece, void *user, slm_gen_stats *stats, slm_error *err);
 
-/* Chat: true when the model has a chat template (tokenizer.chat_template). */
+/* Which chat template a model gets: "model" (its tokenizer.chat_template),
+ * a built-in name ("llama3", "gemma", "phi3", "chatml") chosen by
+ * architecture and vocabulary, or NULL for a base model (no chat). */
+const char *slm_chat_template_for(const slm_gguf *g, const slm_tokenizer *tok);
+const char *slm_engine_chat_template_name(const slm_engine *e);
+/* True when slm_engine_chat_template_name() is not NULL. */
 bool slm_engine_has_chat_template(const slm_engine *e);
 /* Renders messages (JSON array of {role, content, ...}) with the model's
- * template, or a ChatML fallback when it has none; extra: keyword
+ * template, the built-in one that fits it, or ChatML; extra: keyword
  * variables (e.g. enable_thinking) or NULL. *out is malloc'ed. The result
  * contains special-token texts: tokenize it with parse_special. */
 slm_status slm_engine_render_chat(slm_engine *e, const json_t *messages, const json_t *tools,

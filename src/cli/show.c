@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "slm/engine.h"
 #include "slm/gguf.h"
 #include "slm/model.h"
 
@@ -46,7 +47,17 @@ static json_t *tokenizer_info(const slm_gguf *g) {
                      str_or_null(g, "tokenizer.ggml.pre"), "vocab_size", n);
 }
 
-static json_t *describe(const slm_gguf *g, const slm_model *m, int32_t n_ctx) {
+/* "model", "builtin:NAME" or null (see slm_chat_template_for). */
+static json_t *chat_template_info(const slm_gguf *g, const slm_tokenizer *tok) {
+    const char *name = tok ? slm_chat_template_for(g, tok) : NULL;
+    if (!name) return json_null();
+    if (strcmp(name, "model") == 0) return json_string("model");
+    char buf[64];
+    snprintf(buf, sizeof buf, "builtin:%s", name);
+    return json_string(buf);
+}
+
+static json_t *describe(const slm_gguf *g, const slm_model *m, const slm_tokenizer *tok, int32_t n_ctx) {
     const slm_hparams *hp = slm_model_hparams(m);
     if (n_ctx <= 0) n_ctx = hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
     uint64_t ctx_bytes = slm_model_context_bytes(m, n_ctx, n_ctx < 512 ? n_ctx : 512);
@@ -69,7 +80,7 @@ static json_t *describe(const slm_gguf *g, const slm_model *m, int32_t n_ctx) {
     json_object_set_new(o, "rope_freq_base", json_real(hp->rope.freq_base));
     json_object_set_new(o, "tied_embeddings", json_boolean(hp->tied_output));
     json_object_set_new(o, "tokenizer", tokenizer_info(g));
-    json_object_set_new(o, "chat_template", json_boolean(slm_gguf_find_key(g, "tokenizer.chat_template") >= 0));
+    json_object_set_new(o, "chat_template", chat_template_info(g, tok));
     json_object_set_new(o, "memory", json_pack("{s:i,s:I,s:I,s:I}", "context", n_ctx, "weights_bytes",
                                                (json_int_t)slm_model_weight_bytes(m), "context_bytes",
                                                (json_int_t)ctx_bytes, "total_bytes",
@@ -100,7 +111,10 @@ static void print_text(json_t *o) {
     printf("  tokenizer        %s%s%s, %lld tokens\n", json_is_string(tm) ? json_string_value(tm) : "none",
            json_is_string(tp) ? " / " : "", json_is_string(tp) ? json_string_value(tp) : "",
            json_integer_value(json_object_get(tok, "vocab_size")));
-    printf("  chat template    %s\n", json_is_true(json_object_get(o, "chat_template")) ? "yes" : "no");
+    const char *ct = json_string_value(json_object_get(o, "chat_template"));
+    if (!ct) printf("  chat template    none (a base model: text is completed, not chatted with)\n");
+    else if (strcmp(ct, "model") == 0) printf("  chat template    the model's own\n");
+    else printf("  chat template    built-in %s (the model has none; chosen by its vocabulary)\n", ct + 8);
     printf("  memory at ctx %lld: %s weights + %s KV cache and buffers = %s\n",
            json_integer_value(json_object_get(mem, "context")),
            cli_bytes((uint64_t)json_integer_value(json_object_get(mem, "weights_bytes")), b1, sizeof b1),
@@ -146,7 +160,11 @@ int cli_show(int argc, char **argv) {
         slm_gguf_close(g);
         return 1;
     }
-    json_t *o = describe(g, m, (int32_t)n_ctx);
+    slm_tokenizer *tok = NULL;
+    if (slm_tokenizer_load(g, &tok, &err) != SLM_OK)
+        fprintf(stderr, "slm show: warning: %s\n", err.msg);
+    json_t *o = describe(g, m, tok, (int32_t)n_ctx);
+    slm_tokenizer_free(tok);
     if (as_json) {
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         printf("%s\n", s);

@@ -1,24 +1,38 @@
 /* Chat prompts: renders a conversation with the model's own Jinja chat
- * template (parsed once, lazily), or with a ChatML fallback for models
- * that ship none. BOS/EOS texts come from the vocabulary. */
+ * template (parsed once, lazily), or with a built-in one (chat/builtin.c)
+ * chosen by architecture and vocabulary for models that ship none. BOS/EOS
+ * texts come from the vocabulary. */
 #include "engine_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* ChatML, the most common format among small instruct models. */
-static const char CHATML[] =
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
-
-bool slm_engine_has_chat_template(const slm_engine *e) {
-    return slm_gguf_find_key(e->gguf, "tokenizer.chat_template") >= 0;
+static bool vocab_has(const char *text, void *user) {
+    return slm_tokenizer_find_token(user, text, strlen(text)) >= 0;
 }
+
+const char *slm_chat_template_for(const slm_gguf *g, const slm_tokenizer *tok) {
+    if (slm_gguf_find_key(g, "tokenizer.chat_template") >= 0) return "model";
+    slm_str arch;
+    char name[32] = "";
+    if (slm_gguf_get_str(g, "general.architecture", &arch) && arch.len < sizeof name) {
+        memcpy(name, arch.ptr, arch.len);
+        name[arch.len] = '\0';
+    }
+    return slm_chat_builtin_pick(name, vocab_has, (void *)tok);
+}
+
+bool slm_engine_has_chat_template(const slm_engine *e) { return slm_chat_template_for(e->gguf, e->tok) != NULL; }
+
+const char *slm_engine_chat_template_name(const slm_engine *e) { return slm_chat_template_for(e->gguf, e->tok); }
 
 static slm_status load_template(slm_engine *e, slm_error *err) {
     if (e->chat) return SLM_OK;
-    slm_str src = {CHATML, sizeof CHATML - 1};
-    slm_gguf_get_str(e->gguf, "tokenizer.chat_template", &src);
+    /* no template and no known markers: ChatML, the commonest format */
+    const char *name = slm_chat_template_for(e->gguf, e->tok);
+    const char *builtin = slm_chat_builtin_source(name && strcmp(name, "model") != 0 ? name : "chatml");
+    slm_str src = {builtin, strlen(builtin)};
+    if (name && strcmp(name, "model") == 0) slm_gguf_get_str(e->gguf, "tokenizer.chat_template", &src);
     slm_status st = slm_chat_template_parse(src.ptr, (size_t)src.len, &e->chat, err);
     if (st != SLM_OK) return slm_error_prefix(err, "%s: chat template", slm_gguf_path(e->gguf));
     return SLM_OK;

@@ -176,7 +176,9 @@ static void test_fallback_chatml(void **state) {
     (void)state;
     if (!have_model()) skip();
     slm_engine *e = open_engine(g_model);
+    /* stories260K is a base model: no template, no chat markers */
     assert_false(slm_engine_has_chat_template(e));
+    assert_null(slm_engine_chat_template_name(e));
     json_t *msgs = json_pack("[{s:s,s:s}]", "role", "user", "content", "Hi");
     char *out = NULL;
     size_t len;
@@ -187,11 +189,55 @@ static void test_fallback_chatml(void **state) {
     slm_engine_close(e);
 }
 
+static bool has_none(const char *text, void *user) {
+    (void)text;
+    (void)user;
+    return false;
+}
+
+static bool has_listed(const char *text, void *user) {
+    return strcmp(text, (const char *)user) == 0;
+}
+
+static void test_builtin_pick_and_render(void **state) {
+    (void)state;
+    assert_null(slm_chat_builtin_pick("llama", has_none, NULL));
+    assert_string_equal(slm_chat_builtin_pick("llama", has_listed, "<|start_header_id|>"), "llama3");
+    assert_string_equal(slm_chat_builtin_pick("qwen2", has_listed, "<|im_start|>"), "chatml");
+    assert_string_equal(slm_chat_builtin_pick("gemma", has_none, NULL), "gemma");
+    assert_string_equal(slm_chat_builtin_pick("phi3", has_none, NULL), "phi3");
+    assert_null(slm_chat_builtin_source("nope"));
+    json_t *msgs = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "role", "system", "content", "Be brief.", "role",
+                             "user", "content", "Hi", "role", "assistant", "content", "Hello!");
+    struct { const char *name, *want; } cases[] = {
+        {"llama3", "<s><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user"
+                   "<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello!<|eot_id|>"
+                   "<|start_header_id|>assistant<|end_header_id|>\n\n"},
+        {"gemma", "<s><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello!<end_of_turn>\n"
+                  "<start_of_turn>model\n"},
+        {"phi3", "<|system|>\nBe brief.<|end|>\n<|user|>\nHi<|end|>\n<|assistant|>\nHello!<|end|>\n<|assistant|>\n"},
+        {"chatml", "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+                   "Hello!<|im_end|>\n<|im_start|>assistant\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *src = slm_chat_builtin_source(cases[i].name);
+        slm_chat_template *t;
+        assert_int_equal(slm_chat_template_parse(src, strlen(src), &t, NULL), SLM_OK);
+        char *out;
+        size_t len;
+        assert_int_equal(slm_chat_template_render(t, msgs, NULL, true, "<s>", "</s>", NULL, NULL, &out, &len, NULL), SLM_OK);
+        assert_string_equal(out, cases[i].want);
+        free(out);
+        slm_chat_template_free(t);
+    }
+    json_decref(msgs);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generate_and_prefix_reuse), cmocka_unit_test(test_cancel_from_callback),
         cmocka_unit_test(test_chat_template), cmocka_unit_test(test_bad_template_and_messages),
-        cmocka_unit_test(test_fallback_chatml),
+        cmocka_unit_test(test_fallback_chatml), cmocka_unit_test(test_builtin_pick_and_render),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
