@@ -190,8 +190,8 @@ bool params_openai(const json_t *body, bool chat, const slm_tokenizer *tok, int3
     int64_t n_pred = -1, n = 1;
     if (!reject_unsupported(body, &e) || !get_sampling(body, &g->rp.sampling, &e) || !get_stop(body, g, &e) ||
         !get_logit_bias(body, tok, g, &e) || !get_openai_logprobs(body, chat, g, &e) ||
-        !get_int(body, "max_tokens", 0, max_tokens, &n_pred, &e) ||
-        !get_int(body, "max_completion_tokens", 0, max_tokens, &n_pred, &e) || !get_int(body, "n", 1, 8, &n, &e) ||
+        !get_int(body, "max_tokens", 0, INT32_MAX, &n_pred, &e) ||
+        !get_int(body, "max_completion_tokens", 0, INT32_MAX, &n_pred, &e) || !get_int(body, "n", 1, 8, &n, &e) ||
         !get_bool(body, "stream", &g->stream, &e))
         return false;
     const json_t *user = field(body, "user");
@@ -207,7 +207,8 @@ bool params_openai(const json_t *body, bool chat, const slm_tokenizer *tok, int3
     }
     if (n > 1 && g->stream) return bad(&e, "n", "n > 1 is not supported with stream: true");
     g->n = (int)n;
-    g->rp.n_predict = n_pred < 0 ? max_tokens : (int32_t)n_pred;
+    /* Past the server's cap (a slot's context by default) generation ends with "length". */
+    g->rp.n_predict = n_pred < 0 || n_pred > max_tokens ? max_tokens : (int32_t)n_pred;
     return true;
 }
 
