@@ -57,7 +57,7 @@ for i in 1 2 3 4 5 6 7 8; do [ "$(jget "$TMP/c$i" 'j["choices"][0]["text"]')" ==
 check "8 concurrent greedy = reference" "$same" 8
 
 # A streaming client that hangs up: its slot is freed.
-curl -sN --max-time 0.5 "$URL/v1/completions" -d '{"model":"stories260K","prompt":"Once upon a time","max_tokens":2000,"temperature":1,"stream":true}' >"$TMP/partial"
+curl -sN --max-time 0.5 "$URL/v1/completions" -d '{"model":"stories260K","prompt":"Once upon a time","max_tokens":2000,"temperature":1,"stream":true,"logit_bias":{"2":-100}}' >"$TMP/partial"
 grep -q '^data: {' "$TMP/partial" && pass "stream started" || fail "stream started"
 busy=1
 for _ in $(seq 40); do busy=$(metric 'slm_slots_busy{model="stories260K"}'); [ "$busy" == 0 ] && break; sleep 0.05; done
@@ -69,7 +69,7 @@ check "SIGTERM exits 0" "$?" 0
 
 # A full queue: one slot busy, one request waiting, the next gets 429.
 start_server --model "$MODEL" --parallel 1 --queue 1 -t 1 || { fail "start"; finish; }
-long='{"model":"stories260K","prompt":"Once upon a time","max_tokens":1500,"temperature":1,"stream":true}'
+long='{"model":"stories260K","prompt":"Once upon a time","max_tokens":1500,"temperature":1,"stream":true,"logit_bias":{"2":-100}}'
 curl -sN --max-time 20 "$URL/v1/completions" -d "$long" >/dev/null &
 c1=$!
 for _ in $(seq 40); do [ "$(metric 'slm_slots_busy{model="stories260K"}')" == 1 ] && break; sleep 0.05; done

@@ -1,0 +1,26 @@
+# slm serve driven by the official OpenAI and Ollama JavaScript clients
+# (tests/e2e/*.test.mjs under node's test runner). Skips when node or the
+# clients (npm ci --prefix tests/e2e) are not installed.
+. "$(dirname "$0")/lib.sh"
+E2E="$(cd "$(dirname "$0")/../e2e" && pwd)"
+. "$E2E/serve_helpers.sh"
+need_shared
+need_curl
+command -v node >/dev/null || { echo "SKIP: node is not installed"; exit 0; }
+if [ ! -d "$E2E/node_modules/openai" ] || [ ! -d "$E2E/node_modules/ollama" ]; then
+  echo "SKIP: the e2e clients are not installed (npm ci --prefix tests/e2e)"; exit 0
+fi
+want=$(awk '$0 == "== stories260K.gguf" {getline; print; exit}' "$SHARED/models/stories260K.greedy-reference.txt")
+export SLM_REFERENCE=${want#"<s> Once upon a time"}
+export SLM_MODEL=stories260K
+start_server --model "$SHARED/models/stories260K.gguf" --parallel 4 -t 1 -q || { fail "start"; finish; }
+export SLM_URL=$URL
+if node --test --test-concurrency=1 "$E2E/openai.test.mjs" "$E2E/ollama.test.mjs"; then
+  pass "openai + ollama clients"
+else
+  fail "openai + ollama clients (server log: $SERVER_LOG)"
+  tail -20 "$SERVER_LOG"
+fi
+stop_server
+check "server exits 0 on SIGTERM" "$?" 0
+finish
