@@ -16,7 +16,11 @@ static void fill_done(slm_event *ev, slm_finish why, slm_status st, const char *
     ev->kind = SLM_EVENT_DONE;
     ev->finish = why;
     ev->status = st;
-    if (msg) snprintf(ev->error, sizeof ev->error, "%s", msg);
+    if (msg) { /* long messages are cut to the event's buffer */
+        size_t n = strnlen(msg, sizeof ev->error - 1);
+        memcpy(ev->error, msg, n);
+        ev->error[n] = '\0';
+    }
 }
 
 void sched_request_finish_unslotted(slm_request *r, slm_finish why, const char *msg) {
