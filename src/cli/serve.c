@@ -17,6 +17,7 @@ typedef struct serve_opts {
     slm_server_config cfg;
     slm_server_model models[MAX_MODELS];
     char names[MAX_MODELS][256];
+    char paths[MAX_MODELS][4096];
     const char *hosts[MAX_HOSTS];
     double grace_s;
 } serve_opts;
@@ -28,8 +29,9 @@ static void serve_usage(FILE *f) {
             "  Ollama API (/api/chat, /api/generate, /api/tags, /api/show, /api/ps, /api/version),\n"
             "  plus GET /health and GET /metrics (Prometheus).\n"
             "options:\n"
-            "  -m, --model [NAME=]PATH  a GGUF model (repeatable); NAME defaults to the file name\n"
-            "                           without .gguf. Models load on first use.\n"
+            "  -m, --model [NAME=]MODEL a GGUF file or a store name (repeatable); NAME defaults to\n"
+            "                           the store name or the file name without .gguf. Models\n"
+            "                           load on first use.\n"
             "  --host ADDR              address to bind (default 127.0.0.1; others need --api-key)\n"
             "  --port N                 port (default 11434; 0 = any free port)\n"
             "  --parallel N             concurrent sequences per model (default 4)\n"
@@ -57,19 +59,23 @@ static bool add_model(serve_opts *o, const char *v) {
     }
     const char *eq = strchr(v, '=');
     const char *path = eq ? eq + 1 : v;
+    if (!*path || !cli_resolve_model("serve", path, o->paths[i], sizeof o->paths[i])) return false;
+    bool store_name = strcmp(path, o->paths[i]) != 0;
     if (eq) {
         snprintf(o->names[i], sizeof o->names[i], "%.*s", (int)(eq - v), v);
+    } else if (store_name) {
+        snprintf(o->names[i], sizeof o->names[i], "%s", path); /* requests use the store name */
     } else {
         const char *base = strrchr(v, '/');
         snprintf(o->names[i], sizeof o->names[i], "%s", base ? base + 1 : v);
         size_t n = strlen(o->names[i]);
         if (n > 5 && strcmp(o->names[i] + n - 5, ".gguf") == 0) o->names[i][n - 5] = '\0';
     }
-    if (!o->names[i][0] || !*path) {
+    if (!o->names[i][0]) {
         fprintf(stderr, "slm serve: bad value for --model: %s\n", v);
         return false;
     }
-    o->models[i] = (slm_server_model){.name = o->names[i], .path = path};
+    o->models[i] = (slm_server_model){.name = o->names[i], .path = o->paths[i]};
     o->cfg.n_models++;
     return true;
 }
