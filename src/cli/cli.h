@@ -11,6 +11,7 @@ int cli_run(int argc, char **argv);
 int cli_show(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_serve(int argc, char **argv);
+int cli_eval(int argc, char **argv);
 /* Store commands (store_cmds.c). */
 int cli_pull(int argc, char **argv);
 int cli_list(int argc, char **argv);

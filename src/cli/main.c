@@ -14,6 +14,7 @@ static const command COMMANDS[] = {
     {"run", cli_run, "generate text from a GGUF model (one-shot or interactive)"},
     {"show", cli_show, "describe a GGUF model: architecture, size, quantization, memory"},
     {"serve", cli_serve, "OpenAI- and Ollama-compatible HTTP server (concurrent, batched)"},
+    {"eval", cli_eval, "measure models and servers on a suite of cases; reports, diff, CI gate"},
     {"bench", cli_bench, "measure prompt processing and generation speed"},
     {"pull", cli_pull, "download a model from the Ollama registry or Hugging Face (verified, resumable)"},
     {"list", cli_list, "list the models in the store"},

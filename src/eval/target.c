@@ -1,0 +1,80 @@
+/* Target specs ("[LABEL=]LOCATION[,model=M][,price=IN/OUT]") and the raw
+ * answer record shared by the local and HTTP targets. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval/eval_internal.h"
+
+void slm_eval_target_clear(slm_eval_target *t) {
+    free(t->label);
+    free(t->location);
+    free(t->model);
+    memset(t, 0, sizeof *t);
+}
+
+static slm_status parse_price(const char *v, slm_eval_target *t, slm_error *err) {
+    char *end;
+    t->price_in = strtod(v, &end);
+    if (*end == '/') t->price_out = strtod(end + 1, &end);
+    else t->price_out = t->price_in;
+    if (*end || t->price_in < 0 || t->price_out < 0 || t->price_in != t->price_in || t->price_out != t->price_out)
+        return slm_error_set(err, SLM_ERR_INVALID_ARG, "target: bad price '%s' (USD per million tokens: IN/OUT)", v);
+    return SLM_OK;
+}
+
+slm_status slm_eval_target_parse(const char *spec, slm_eval_target *t, slm_error *err) {
+    memset(t, 0, sizeof *t);
+    if (!spec || !*spec) return slm_error_set(err, SLM_ERR_INVALID_ARG, "target: empty spec");
+    char *s = ev_strdup(spec);
+    if (!s) return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
+    slm_status st = SLM_OK;
+    char *opts = NULL;
+    /* options follow the first comma that starts "model=" or "price=" */
+    for (char *c = strchr(s, ','); c; c = strchr(c + 1, ','))
+        if (!strncmp(c + 1, "model=", 6) || !strncmp(c + 1, "price=", 6)) {
+            *c = 0;
+            opts = c + 1;
+            break;
+        }
+    char *loc = s, *eq = strchr(s, '='), *scheme = strstr(s, "://");
+    if (eq && (!scheme || eq < scheme)) { /* a label, not a URL's query */
+        *eq = 0;
+        t->label = ev_strdup(s);
+        loc = eq + 1;
+    }
+    if (!*loc) st = slm_error_set(err, SLM_ERR_INVALID_ARG, "target '%s': no model or URL", spec);
+    t->location = ev_strdup(loc);
+    t->kind = !strncmp(loc, "http://", 7) || !strncmp(loc, "https://", 8) ? SLM_TARGET_URL : SLM_TARGET_LOCAL;
+    for (char *o = opts; o && !st;) {
+        char *next = strchr(o, ',');
+        if (next) *next++ = 0;
+        if (!strncmp(o, "model=", 6)) t->model = ev_strdup(o + 6);
+        else if (!strncmp(o, "price=", 6)) st = parse_price(o + 6, t, err);
+        else st = slm_error_set(err, SLM_ERR_INVALID_ARG, "target '%s': unknown option '%s'", spec, o);
+        o = next;
+    }
+    if (!st && !t->label) t->label = ev_strdup(spec);
+    if (!st && !t->model) t->model = ev_strdup("default");
+    if (!st && (!t->label || !t->location || !t->model)) st = slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
+    free(s);
+    if (st) slm_eval_target_clear(t);
+    return st;
+}
+
+void ev_answer_clear(ev_answer *a) {
+    ev_buf_free(&a->text);
+    json_decref(a->tool_calls);
+    free(a->error);
+    memset(a, 0, sizeof *a);
+}
+
+void ev_answer_fail(ev_answer *a, const char *fmt, ...) {
+    if (a->error) return;
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    a->error = ev_strdup(msg);
+}
