@@ -10,11 +10,7 @@
 #include <time.h>
 
 #include "server_internal.h"
-
-/* ChatML, used when a model ships no tokenizer.chat_template. */
-static const char CHATML[] =
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+#include "slm/engine.h"
 
 slm_status models_init(slm_server *s, slm_error *err) {
     s->models = calloc((size_t)s->cfg.n_models, sizeof *s->models);
@@ -63,14 +59,23 @@ static char *token_text(const slm_tokenizer *t, int32_t id) {
     return out;
 }
 
+/* The model's own template, else the built-in that fits its architecture
+ * and vocabulary (the same choice as slm run / slm show), else ChatML. */
 static slm_status load_template(srv_model *m, slm_error *err) {
-    slm_str src = {CHATML, sizeof CHATML - 1};
-    m->tmpl_is_fallback = !slm_gguf_get_str(slm_sched_gguf(m->sched), "tokenizer.chat_template", &src);
-    if (m->tmpl_is_fallback)
-        fprintf(stderr, "slm serve: %s has no chat template; chat requests use a ChatML default\n", m->name);
+    const slm_gguf *g = slm_sched_gguf(m->sched);
+    const slm_tokenizer *t = slm_sched_tokenizer(m->sched);
+    const char *name = slm_chat_template_for(g, t);
+    bool own = name && strcmp(name, "model") == 0;
+    m->base_model = !name;
+    const char *builtin = slm_chat_builtin_source(name && !own ? name : "chatml");
+    slm_str src = {builtin, builtin ? strlen(builtin) : 0};
+    if (own) slm_gguf_get_str(g, "tokenizer.chat_template", &src);
+    else if (!name)
+        fprintf(stderr, "slm serve: %s has no chat template (a base model?); chat requests use ChatML\n", m->name);
+    else fprintf(stderr, "slm serve: %s has no chat template; chat requests use the built-in '%s'\n", m->name, name);
+    if (!src.ptr) return slm_error_set(err, SLM_ERR_INTERNAL, "no built-in chat template '%s'", name);
     slm_status st = slm_chat_template_parse(src.ptr, (size_t)src.len, &m->tmpl, err);
     if (st != SLM_OK) return slm_error_prefix(err, "%s: chat template", m->name);
-    const slm_tokenizer *t = slm_sched_tokenizer(m->sched);
     m->bos_text = token_text(t, slm_tokenizer_bos(t));
     m->eos_text = token_text(t, slm_tokenizer_eos(t));
     if (!m->bos_text || !m->eos_text) return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");

@@ -143,12 +143,12 @@ static enum MHD_Result load_only(conn *c, srv_model *m, bool chat) {
     return http_json(c, 200, o);
 }
 
-/* The prompt text of /api/generate: the model's template around prompt
- * (and system) unless raw or the model has no template of its own. */
+/* The prompt text of /api/generate: the chat template around prompt (and
+ * system) unless raw or a base model (no template fits it). */
 static slm_status generate_text(srv_model *m, const json_t *body, char **text, bool *special, slm_error *err) {
     const char *prompt = json_string_value(json_object_get(body, "prompt"));
     const char *system = json_string_value(json_object_get(body, "system"));
-    if (json_is_true(json_object_get(body, "raw")) || m->tmpl_is_fallback) {
+    if (json_is_true(json_object_get(body, "raw")) || m->base_model) {
         *special = false;
         *text = strdup(prompt);
         return *text ? SLM_OK : slm_error_set(err, SLM_ERR_NOMEM, "out of memory");

@@ -20,8 +20,8 @@ typedef struct srv_model {
     uint64_t file_size;
     int64_t mtime;
     slm_sched *sched;           /* NULL until loaded */
-    slm_chat_template *tmpl;    /* the model's or the ChatML fallback */
-    bool tmpl_is_fallback;
+    slm_chat_template *tmpl;    /* the model's, a built-in that fits, or ChatML */
+    bool base_model;            /* no template fits: /api/generate sends prompts raw */
     char *bos_text, *eos_text;
     int active;                 /* requests holding it (under srv.mu) */
     double last_used;
