@@ -145,6 +145,7 @@ typedef struct slm_eval_result {
     char *target;
     char *case_id;
     json_t *tags;       /* array of strings */
+    char *input;        /* the case's last user message (for reports), or NULL */
     char *output;
     json_t *tool_calls; /* NULL when none */
     char *error;        /* the request failed (counts as a failure); NULL if answered */

@@ -10,6 +10,7 @@ void slm_eval_result_clear(slm_eval_result *r) {
     free(r->target);
     free(r->case_id);
     json_decref(r->tags);
+    free(r->input);
     free(r->output);
     json_decref(r->tool_calls);
     free(r->error);
@@ -29,6 +30,7 @@ json_t *slm_eval_result_to_json(const slm_eval_result *r) {
     json_object_set_new(o, "exact", rate_json(r->exact));
     json_object_set_new(o, "schema_valid", rate_json(r->schema_valid));
     json_object_set_new(o, "call_exec", rate_json(r->call_exec));
+    if (r->input) json_object_set_new(o, "input", json_string(r->input));
     /* json_stringn rejects invalid UTF-8 (a cut-off multi-byte piece): keep a marker then. */
     json_t *out = r->output ? json_string(r->output) : json_null();
     json_object_set_new(o, "output", out ? out : json_string("(output is not valid UTF-8)"));
@@ -69,6 +71,7 @@ slm_status slm_eval_result_from_json(const json_t *j, slm_eval_result *r, slm_er
     r->exact = rate_from(json_object_get(j, "exact"));
     r->schema_valid = rate_from(json_object_get(j, "schema_valid"));
     r->call_exec = rate_from(json_object_get(j, "call_exec"));
+    r->input = str_or_null(j, "input");
     r->output = str_or_null(j, "output");
     json_t *tc = json_object_get(j, "tool_calls");
     r->tool_calls = json_is_array(tc) ? json_incref(tc) : NULL;

@@ -48,6 +48,24 @@ static void report_progress(runner *R) {
     R->o->on_progress(&p, R->o->user);
 }
 
+/* The last user message's text, cut to 4 KiB (reports show it). */
+static char *last_user(const json_t *messages) {
+    for (size_t i = json_array_size(messages); i-- > 0;) {
+        const json_t *m = json_array_get(messages, i);
+        const char *role = json_string_value(json_object_get(m, "role"));
+        const char *text = json_string_value(json_object_get(m, "content"));
+        if (role && text && !strcmp(role, "user")) {
+            size_t n = strlen(text);
+            if (n > 4096) { /* cut on a UTF-8 boundary */
+                n = 4096;
+                while (n && ((unsigned char)text[n] & 0xC0) == 0x80) n--;
+            }
+            return ev_strndup(text, n);
+        }
+    }
+    return NULL;
+}
+
 /* Checks the answer and stores the result (thread-safe). */
 static void finish_case(runner *R, size_t ti, size_t ci, ev_answer *a) {
     const slm_eval_case *c = &R->s->cases[ci];
@@ -55,6 +73,7 @@ static void finish_case(runner *R, size_t ti, size_t ci, ev_answer *a) {
     r.target = ev_strdup(R->run->targets[ti]);
     r.case_id = ev_strdup(c->id);
     r.tags = json_incref(c->tags);
+    r.input = last_user(c->messages);
     slm_eval_output out = {.text = a->error ? "" : a->text.p, .len = a->error ? 0 : a->text.len,
                            .tool_calls = a->error ? NULL : a->tool_calls, .latency_s = a->latency_s, .cost = a->cost};
     slm_eval_verdict v;
