@@ -17,6 +17,9 @@ int cli_pull(int argc, char **argv);
 int cli_list(int argc, char **argv);
 int cli_rm(int argc, char **argv);
 int cli_scan(int argc, char **argv);
+/* Router commands (route_cmds.c). */
+int cli_route(int argc, char **argv);
+int cli_usage(int argc, char **argv);
 /* A model argument (file path, store name, pinned name) -> GGUF path;
  * prints "slm CMD: ..." and returns false when it cannot be resolved. */
 bool cli_resolve_model(const char *cmd, const char *arg, char *path, size_t cap);

@@ -20,6 +20,8 @@ static const command COMMANDS[] = {
     {"list", cli_list, "list the models in the store"},
     {"rm", cli_rm, "remove models from the store"},
     {"scan", cli_scan, "check that a model file is safe to load (GGUF only; never unpickles)"},
+    {"route", cli_route, "explain which tier and model a request would be routed to, and why"},
+    {"usage", cli_usage, "router ledger report: requests, tokens and cost per tier, escalations"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
