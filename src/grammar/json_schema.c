@@ -1,0 +1,558 @@
+/* JSON Schema -> GBNF: the dispatcher. Handles booleans, $ref (local JSON
+ * pointers, recursion through pre-assigned rule ids), const, enum, allOf
+ * (schemas merged keyword by keyword), anyOf/oneOf (alternatives; oneOf's
+ * exclusivity is not enforced, as in every grammar engine), type (one or a
+ * union; absent = every type, each constrained by its own keywords, as
+ * JSON Schema says) and nullable. Keywords it cannot enforce are errors
+ * naming the keyword; annotations and unknown keys are ignored.
+ * Per-type rules live in json_schema_types.c. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "grammar/json_schema_internal.h"
+
+#define MAX_SCHEMA_DEPTH 64
+#define MAX_GRAMMAR_TEXT (64u << 20)
+
+static const char *const PREAMBLE =
+    "root ::= ws r3 ws\n"
+    "r1 ::= jv\n"
+    "r2 ::= [^\\x00-\\U0010FFFF]\n"
+    "jv ::= jobj | jarr | jstr | jnum | \"true\" | \"false\" | \"null\"\n"
+    "jobj ::= \"{\" ws ( jstr ws \":\" ws jv ( ws \",\" ws jstr ws \":\" ws jv )* )? ws \"}\"\n"
+    "jarr ::= \"[\" ws ( jv ( ws \",\" ws jv )* )? ws \"]\"\n"
+    "jstr ::= \"\\\"\" jchar* \"\\\"\"\n"
+    "jchar ::= [^\"\\\\\\x00-\\x1F] | jesc\n"
+    "jesc ::= \"\\\\\" ( [\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4} )\n"
+    "jnum ::= \"-\"? jdigits ( \".\" [0-9]+ )? ( [eE] [-+]? [0-9]+ )?\n"
+    "jdigits ::= \"0\" | [1-9] [0-9]*\n"
+    "jint ::= \"-\"? jdigits ( \".\" \"0\"+ )?\n"
+    "joct ::= \"25\" [0-5] | \"2\" [0-4] [0-9] | \"1\" [0-9] [0-9] | [1-9]? [0-9]\n";
+
+unsigned js_fail(jsg *j, slm_status code, const char *fmt, ...) {
+    if (j->st == SLM_OK) {
+        char msg[900];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        j->st = slm_error_set(j->err, code, "json schema: %s", msg);
+    }
+    return 0;
+}
+
+unsigned js_new_id(jsg *j) { return j->next_id++; }
+
+void js_define(jsg *j, unsigned id, const char *body) {
+    gstr_printf(&j->rules, "r%u ::= ", id);
+    gstr_puts(&j->rules, body);
+    gstr_puts(&j->rules, "\n");
+    if (j->rules.len > MAX_GRAMMAR_TEXT) js_fail(j, SLM_ERR_NOMEM, "grammar too large");
+}
+
+unsigned js_rule(jsg *j, const char *body) {
+    if (j->st) return 0;
+    unsigned id = js_new_id(j);
+    js_define(j, id, body);
+    return j->st ? 0 : id;
+}
+
+void js_put_literal(jsg *j, gstr *o, json_t *v) {
+    char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!txt) {
+        js_fail(j, SLM_ERR_NOMEM, "cannot serialize a value");
+        return;
+    }
+    gstr_puts(o, "\"");
+    gstr_gbnf_lit(o, txt, strlen(txt));
+    gstr_puts(o, "\"");
+    free(txt);
+}
+
+/* ---- keywords -------------------------------------------------------- */
+
+static int is_trivial_unsupported(const char *k, json_t *v, json_t *s) {
+    if (!strcmp(k, "uniqueItems")) {
+        json_t *mx = json_object_get(s, "maxItems");
+        return json_is_false(v) || (json_is_integer(mx) && json_integer_value(mx) <= 1);
+    }
+    if (!strcmp(k, "not")) return json_is_object(v) && json_object_size(v) == 0; /* = false */
+    if (!strcmp(k, "minProperties")) return json_is_integer(v) && json_integer_value(v) <= 0;
+    if (!strcmp(k, "then") || !strcmp(k, "else")) return json_object_get(s, "if") == NULL;
+    if (!strcmp(k, "if")) return !json_object_get(s, "then") && !json_object_get(s, "else");
+    if (!strcmp(k, "propertyNames") || !strcmp(k, "unevaluatedProperties") || !strcmp(k, "unevaluatedItems"))
+        return json_is_true(v) || (json_is_object(v) && json_object_size(v) == 0);
+    if (!strcmp(k, "dependentRequired") || !strcmp(k, "dependentSchemas") || !strcmp(k, "dependencies") ||
+        !strcmp(k, "patternProperties"))
+        return json_is_object(v) && json_object_size(v) == 0;
+    return 0;
+}
+
+static slm_status check_keywords(jsg *j, json_t *s) {
+    static const char *const unsupported[] = {
+        "not", "if", "then", "else", "dependentRequired", "dependentSchemas", "dependencies",
+        "unevaluatedProperties", "unevaluatedItems", "contains", "minContains", "maxContains",
+        "propertyNames", "minProperties", "maxProperties", "uniqueItems", "patternProperties",
+        "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor"};
+    const char *k;
+    json_t *v;
+    json_object_foreach(s, k, v) {
+        for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++)
+            if (!strcmp(k, unsupported[i]) && !is_trivial_unsupported(k, v, s)) {
+                js_fail(j, SLM_ERR_UNSUPPORTED, "keyword '%s' is not supported", k);
+                return j->st;
+            }
+    }
+    return SLM_OK;
+}
+
+/* Keywords that only annotate (ignored when deciding whether a $ref has
+ * siblings to merge). */
+static int is_annotation(const char *k) {
+    static const char *const ann[] = {"$schema", "$id", "id", "$comment", "title", "description",
+                                      "default", "examples", "example", "deprecated", "readOnly",
+                                      "writeOnly", "$defs", "definitions", "$anchor", "contentMediaType",
+                                      "contentEncoding", "contentSchema", "$vocabulary", "markdownDescription"};
+    for (size_t i = 0; i < sizeof ann / sizeof *ann; i++)
+        if (!strcmp(k, ann[i])) return 1;
+    return !strncmp(k, "x-", 2);
+}
+
+/* ---- $ref ------------------------------------------------------------ */
+
+static json_t *resolve_ref(jsg *j, const char *ref) {
+    if (ref[0] != '#') {
+        js_fail(j, SLM_ERR_UNSUPPORTED, "$ref '%.200s' (only local '#...' references are supported)", ref);
+        return NULL;
+    }
+    json_t *cur = j->root;
+    const char *p = ref + 1;
+    if (*p && *p != '/') {
+        js_fail(j, SLM_ERR_UNSUPPORTED, "$ref '%.200s' (anchors are not supported)", ref);
+        return NULL;
+    }
+    while (*p == '/') {
+        p++;
+        char tok[512];
+        size_t n = 0;
+        while (*p && *p != '/' && n + 1 < sizeof tok) {
+            char c = *p++;
+            if (c == '~' && (*p == '0' || *p == '1')) c = *p++ == '0' ? '~' : '/';
+            else if (c == '%' && p[0] && p[1]) {
+                unsigned x;
+                if (sscanf(p, "%2x", &x) == 1) c = (char)x, p += 2;
+            }
+            tok[n++] = c;
+        }
+        tok[n] = '\0';
+        if (json_is_object(cur)) cur = json_object_get(cur, tok);
+        else if (json_is_array(cur)) {
+            char *end;
+            unsigned long idx = strtoul(tok, &end, 10);
+            cur = *end ? NULL : json_array_get(cur, idx);
+        } else cur = NULL;
+        if (!cur) {
+            js_fail(j, SLM_ERR_FORMAT, "$ref '%.200s' does not resolve", ref);
+            return NULL;
+        }
+    }
+    return cur;
+}
+
+static unsigned gen_ref_target(jsg *j, json_t *target) {
+    for (size_t i = 0; i < j->n_refs; i++)
+        if (j->refs[i].node == target) return j->refs[i].id;
+    if (grow_array((void **)&j->refs, &j->cap_refs, j->n_refs + 1, sizeof *j->refs) != 0)
+        return js_fail(j, SLM_ERR_NOMEM, "out of memory");
+    unsigned id = js_new_id(j);
+    j->refs[j->n_refs++] = (jsref){target, id};
+    unsigned body = js_gen(j, target);
+    if (!body) return 0;
+    char buf[32];
+    snprintf(buf, sizeof buf, "r%u", body);
+    js_define(j, id, buf);
+    return j->st ? 0 : id;
+}
+
+/* ---- allOf merging --------------------------------------------------- */
+
+static json_t *keep(jsg *j, json_t *v) {
+    if (v) json_array_append_new(j->keep, v);
+    return v;
+}
+
+/* A schema with its top-level $ref replaced by the target (merged with
+ * siblings); booleans become {} / {"not":{}}. */
+static json_t *deref(jsg *j, json_t *s, int depth);
+
+static int types_of(json_t *t, const char **out) {
+    int n = 0;
+    if (json_is_string(t)) out[n++] = json_string_value(t);
+    else if (json_is_array(t)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(t, i, v) if (json_is_string(v) && n < 8) out[n++] = json_string_value(v);
+    }
+    return n;
+}
+
+static json_t *merge_type(json_t *a, json_t *b) {
+    const char *ta[8], *tb[8];
+    int na = types_of(a, ta), nb = types_of(b, tb);
+    json_t *r = json_array();
+    for (int x = 0; x < na; x++)
+        for (int y = 0; y < nb; y++) {
+            const char *t = NULL;
+            if (!strcmp(ta[x], tb[y])) t = ta[x];
+            else if ((!strcmp(ta[x], "integer") && !strcmp(tb[y], "number")) ||
+                     (!strcmp(ta[x], "number") && !strcmp(tb[y], "integer")))
+                t = "integer";
+            if (t) json_array_append_new(r, json_string(t));
+        }
+    return r;
+}
+
+static json_t *pair_all_of(json_t *a, json_t *b) {
+    json_t *r = json_object();
+    json_t *arr = json_array();
+    json_array_append(arr, a);
+    json_array_append(arr, b);
+    json_object_set_new(r, "allOf", arr);
+    return r;
+}
+
+static int has_closed_props(json_t *s) {
+    json_t *ap = json_object_get(s, "additionalProperties");
+    return ap && !json_is_true(ap);
+}
+
+/* Properties of `other` not listed in `closed`'s properties. */
+static int props_outside(json_t *closed, json_t *other) {
+    json_t *pc = json_object_get(closed, "properties"), *po = json_object_get(other, "properties");
+    const char *k;
+    json_t *v;
+    json_object_foreach(po, k, v) if (!json_object_get(pc, k)) return 1;
+    json_t *req = json_object_get(other, "required");
+    size_t i;
+    json_array_foreach(req, i, v) if (json_is_string(v) && !json_object_get(pc, json_string_value(v))) return 1;
+    return 0;
+}
+
+static json_t *merge2(jsg *j, json_t *a, json_t *b) {
+    if ((has_closed_props(a) && props_outside(a, b)) || (has_closed_props(b) && props_outside(b, a))) {
+        js_fail(j, SLM_ERR_UNSUPPORTED, "allOf combining additionalProperties with other properties");
+        return NULL;
+    }
+    json_t *r = json_deep_copy(a);
+    const char *k;
+    json_t *vb;
+    json_object_foreach(b, k, vb) {
+        json_t *va = json_object_get(r, k);
+        if (!va) {
+            json_object_set(r, k, vb);
+            continue;
+        }
+        if (json_equal(va, vb) || is_annotation(k)) continue;
+        json_t *nv = NULL;
+        if (!strcmp(k, "type")) nv = merge_type(va, vb);
+        else if (!strcmp(k, "required")) {
+            nv = json_deep_copy(va);
+            size_t i;
+            json_t *x;
+            json_array_foreach(vb, i, x) {
+                int dup = 0;
+                size_t q;
+                json_t *y;
+                json_array_foreach(nv, q, y) dup |= json_equal(x, y);
+                if (!dup) json_array_append(nv, x);
+            }
+        } else if (!strcmp(k, "properties")) {
+            nv = json_deep_copy(va);
+            const char *pk;
+            json_t *pv;
+            json_object_foreach(vb, pk, pv) {
+                json_t *old = json_object_get(nv, pk);
+                json_object_set_new(nv, pk, old ? pair_all_of(old, pv) : json_incref(pv));
+            }
+        } else if (!strcmp(k, "minLength") || !strcmp(k, "minItems") || !strcmp(k, "minimum") ||
+                   !strcmp(k, "exclusiveMinimum")) {
+            nv = json_incref(json_number_value(va) >= json_number_value(vb) ? va : vb);
+        } else if (!strcmp(k, "maxLength") || !strcmp(k, "maxItems") || !strcmp(k, "maximum") ||
+                   !strcmp(k, "exclusiveMaximum")) {
+            nv = json_incref(json_number_value(va) <= json_number_value(vb) ? va : vb);
+        } else if (!strcmp(k, "enum") && json_is_array(va) && json_is_array(vb)) {
+            nv = json_array();
+            size_t i, q;
+            json_t *x, *y;
+            json_array_foreach(va, i, x) json_array_foreach(vb, q, y) if (json_equal(x, y)) {
+                json_array_append(nv, x);
+                break;
+            }
+        } else if (!strcmp(k, "allOf")) {
+            nv = json_deep_copy(va);
+            json_array_extend(nv, vb);
+        } else if (!strcmp(k, "items") || !strcmp(k, "additionalProperties")) {
+            if (json_is_object(va) && json_is_object(vb)) nv = pair_all_of(va, vb);
+            else if (json_is_false(va) || json_is_false(vb)) nv = json_false();
+            else if (json_is_true(va)) nv = json_incref(vb);
+            else if (json_is_true(vb)) nv = json_incref(va);
+        } else if (!strcmp(k, "anyOf") || !strcmp(k, "oneOf")) {
+            /* (A1|A2) & (B1|B2): keep one, push the other down as allOf */
+            json_t *sub = json_object();
+            json_object_set(sub, k, vb);
+            json_t *all = json_object_get(r, "allOf");
+            if (!all) json_object_set_new(r, "allOf", all = json_array());
+            json_array_append_new(all, sub);
+            continue;
+        }
+        if (!nv) {
+            json_decref(r);
+            js_fail(j, SLM_ERR_UNSUPPORTED, "allOf: cannot combine two different '%s' keywords", k);
+            return NULL;
+        }
+        json_object_set_new(r, k, nv);
+    }
+    return keep(j, r);
+}
+
+static json_t *deref(jsg *j, json_t *s, int depth) {
+    if (depth > MAX_SCHEMA_DEPTH) {
+        js_fail(j, SLM_ERR_UNSUPPORTED, "$ref chain too deep (recursive allOf?)");
+        return NULL;
+    }
+    if (json_is_true(s)) return keep(j, json_object());
+    if (json_is_false(s)) return keep(j, json_pack("{s:{}}", "not"));
+    if (!json_is_object(s)) {
+        js_fail(j, SLM_ERR_FORMAT, "a schema must be an object or a boolean");
+        return NULL;
+    }
+    json_t *ref = json_object_get(s, "$ref");
+    if (!json_is_string(ref)) return s;
+    json_t *target = resolve_ref(j, json_string_value(ref));
+    if (!target) return NULL;
+    target = deref(j, target, depth + 1);
+    if (!target) return NULL;
+    json_t *rest = keep(j, json_deep_copy(s));
+    json_object_del(rest, "$ref");
+    return merge2(j, target, rest);
+}
+
+static unsigned gen_all_of(jsg *j, json_t *s) {
+    json_t *all = json_object_get(s, "allOf");
+    if (!json_is_array(all)) return js_fail(j, SLM_ERR_FORMAT, "allOf must be an array");
+    json_t *acc = keep(j, json_deep_copy(s));
+    json_object_del(acc, "allOf");
+    size_t i;
+    json_t *sub;
+    json_array_foreach(all, i, sub) {
+        json_t *d = deref(j, sub, 0);
+        if (!d) return 0;
+        if (json_is_object(json_object_get(d, "not")) && json_object_size(json_object_get(d, "not")) == 0)
+            return 2; /* false schema: nothing is valid */
+        acc = merge2(j, acc, d);
+        if (!acc) return 0;
+    }
+    return js_gen(j, acc);
+}
+
+/* ---- anyOf / oneOf / enum / const / type ------------------------------- */
+
+static unsigned gen_any_of(jsg *j, json_t *s, const char *key) {
+    json_t *arr = json_object_get(s, key);
+    if (!json_is_array(arr) || json_array_size(arr) == 0)
+        return js_fail(j, SLM_ERR_FORMAT, "%s must be a non-empty array", key);
+    if (json_object_get(s, !strcmp(key, "anyOf") ? "oneOf" : "anyOf"))
+        return js_fail(j, SLM_ERR_UNSUPPORTED, "anyOf together with oneOf");
+    json_t *rest = keep(j, json_deep_copy(s));
+    json_object_del(rest, key);
+    int has_rest = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(rest, k, v) has_rest |= !is_annotation(k);
+    gstr body = {0};
+    size_t i;
+    json_t *sub;
+    json_array_foreach(arr, i, sub) {
+        json_t *b = sub;
+        if (has_rest) {
+            json_t *d = deref(j, sub, 0);
+            b = d ? merge2(j, rest, d) : NULL;
+        }
+        unsigned id = b ? js_gen(j, b) : 0;
+        if (!id) break;
+        gstr_printf(&body, "%sr%u", i ? " | " : "", id);
+    }
+    unsigned id = j->st ? 0 : js_rule(j, body.p);
+    gstr_free(&body);
+    return id;
+}
+
+static int value_has_type(json_t *v, const char *t) {
+    if (!strcmp(t, "null")) return json_is_null(v);
+    if (!strcmp(t, "boolean")) return json_is_boolean(v);
+    if (!strcmp(t, "object")) return json_is_object(v);
+    if (!strcmp(t, "array")) return json_is_array(v);
+    if (!strcmp(t, "string")) return json_is_string(v);
+    if (!strcmp(t, "number")) return json_is_number(v);
+    if (!strcmp(t, "integer"))
+        return json_is_integer(v) || (json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v));
+    return 0;
+}
+
+static int value_allowed(json_t *s, json_t *v) {
+    const char *ts[8];
+    json_t *t = json_object_get(s, "type");
+    int n = types_of(t, ts);
+    if (!t) return 1;
+    for (int i = 0; i < n; i++)
+        if (value_has_type(v, ts[i])) return 1;
+    return 0;
+}
+
+static unsigned gen_enum(jsg *j, json_t *s) {
+    json_t *c = json_object_get(s, "const");
+    gstr body = {0};
+    int any = 0;
+    if (c) {
+        if (value_allowed(s, c)) js_put_literal(j, &body, c), any = 1;
+    } else {
+        json_t *e = json_object_get(s, "enum");
+        if (!json_is_array(e)) return js_fail(j, SLM_ERR_FORMAT, "enum must be an array");
+        size_t i;
+        json_t *v;
+        json_array_foreach(e, i, v) {
+            if (!value_allowed(s, v)) continue;
+            if (any) gstr_puts(&body, " | ");
+            js_put_literal(j, &body, v);
+            any = 1;
+        }
+    }
+    unsigned id = any ? js_rule(j, body.p) : 2;
+    gstr_free(&body);
+    return id;
+}
+
+static unsigned gen_type(jsg *j, json_t *s, const char *t) {
+    if (!strcmp(t, "null")) return js_rule(j, "\"null\"");
+    if (!strcmp(t, "boolean")) return js_rule(j, "\"true\" | \"false\"");
+    if (!strcmp(t, "object")) return js_gen_object(j, s);
+    if (!strcmp(t, "array")) return js_gen_array(j, s);
+    if (!strcmp(t, "string")) return js_gen_string(j, s);
+    if (!strcmp(t, "number")) return js_gen_number(j, s, 0);
+    if (!strcmp(t, "integer")) return js_gen_number(j, s, 1);
+    return js_fail(j, SLM_ERR_FORMAT, "unknown type '%.100s'", t);
+}
+
+static unsigned gen_types(jsg *j, json_t *s) {
+    static const char *const all[] = {"null", "boolean", "object", "array", "string", "number"};
+    const char *ts[8];
+    json_t *t = json_object_get(s, "type");
+    int n = t ? types_of(t, ts) : 0;
+    if (json_is_array(t) && json_array_size(t) == 0) return 2; /* e.g. an empty allOf intersection */
+    if (t && (n == 0 || (json_is_array(t) && (size_t)n != json_array_size(t))))
+        return js_fail(j, SLM_ERR_FORMAT, "type must be a string or an array of strings");
+    if (!t) {
+        for (int i = 0; i < 6; i++) ts[i] = all[i];
+        n = 6;
+    }
+    int has_number = 0;
+    for (int i = 0; i < n; i++) has_number |= !strcmp(ts[i], "number");
+    json_t *nullable = json_object_get(s, "nullable");
+    gstr body = {0};
+    int k = 0;
+    for (int i = 0; i < n && !j->st; i++) {
+        if (has_number && !strcmp(ts[i], "integer")) continue;
+        unsigned id = gen_type(j, s, ts[i]);
+        if (id) gstr_printf(&body, "%sr%u", k++ ? " | " : "", id);
+    }
+    if (json_is_true(nullable)) gstr_puts(&body, " | \"null\"");
+    unsigned id = j->st ? 0 : js_rule(j, body.p);
+    gstr_free(&body);
+    return id;
+}
+
+unsigned js_gen(jsg *j, json_t *s) {
+    if (j->st) return 0;
+    if (json_is_true(s)) return 1;
+    if (json_is_false(s)) return 2;
+    if (!json_is_object(s)) return js_fail(j, SLM_ERR_FORMAT, "a schema must be an object or a boolean");
+    if (++j->depth > MAX_SCHEMA_DEPTH) return js_fail(j, SLM_ERR_UNSUPPORTED, "schema nested too deeply");
+    unsigned id = 0;
+    json_t *ref = json_object_get(s, "$ref");
+    int ref_only = 1;
+    const char *k;
+    json_t *v;
+    json_object_foreach(s, k, v) ref_only &= !strcmp(k, "$ref") || is_annotation(k);
+    if (check_keywords(j, s)) id = 0;
+    else if (ref && !json_is_string(ref)) id = js_fail(j, SLM_ERR_FORMAT, "$ref must be a string");
+    else if (ref && ref_only) {
+        json_t *target = resolve_ref(j, json_string_value(ref));
+        id = target ? gen_ref_target(j, target) : 0;
+    } else if (ref) {
+        json_t *d = deref(j, s, 0);
+        id = d ? js_gen(j, d) : 0;
+    } else if (json_object_get(s, "allOf")) id = gen_all_of(j, s);
+    else if (json_object_get(s, "anyOf")) id = gen_any_of(j, s, "anyOf");
+    else if (json_object_get(s, "oneOf")) id = gen_any_of(j, s, "oneOf");
+    else if (json_object_get(s, "const") || json_object_get(s, "enum")) id = gen_enum(j, s);
+    else if (json_is_object(json_object_get(s, "not")) && json_object_size(json_object_get(s, "not")) == 0)
+        id = 2;
+    else id = gen_types(j, s);
+    j->depth--;
+    return j->st ? 0 : id;
+}
+
+/* ---- public API ------------------------------------------------------ */
+
+static slm_status to_gbnf_root(json_t *schema, const slm_json_schema_opts *opts, char **gbnf, slm_error *err) {
+    jsg j = {0};
+    if (opts) j.o = *opts;
+    j.root = schema;
+    j.err = err;
+    j.next_id = 4; /* r1 any, r2 never, r3 the root */
+    j.keep = json_array();
+    gstr_puts(&j.rules, PREAMBLE);
+    gstr_puts(&j.rules, j.o.allow_whitespace ? "ws ::= [ \\t\\n\\r]{0,20}\n" : "ws ::= \n");
+    unsigned id = j.keep ? js_gen(&j, schema) : js_fail(&j, SLM_ERR_NOMEM, "out of memory");
+    if (id) gstr_printf(&j.rules, "r3 ::= r%u\n", id);
+    if (j.rules.oom) js_fail(&j, SLM_ERR_NOMEM, "out of memory");
+    json_decref(j.keep);
+    free(j.refs);
+    if (j.st) {
+        gstr_free(&j.rules);
+        return j.st;
+    }
+    *gbnf = j.rules.p;
+    return SLM_OK;
+}
+
+slm_status slm_grammar_json_schema_to_gbnf(const char *schema, size_t len, const slm_json_schema_opts *opts,
+                                           char **gbnf, slm_error *err) {
+    if (!gbnf || (!schema && len)) return slm_error_set(err, SLM_ERR_INVALID_ARG, "json schema: NULL argument");
+    *gbnf = NULL;
+    json_error_t je;
+    json_t *root = json_loadb(schema, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return slm_error_set(err, SLM_ERR_FORMAT, "json schema: invalid JSON at line %d col %d: %s", je.line,
+                             je.column, je.text);
+    slm_status st = to_gbnf_root(root, opts, gbnf, err);
+    json_decref(root);
+    return st;
+}
+
+slm_status slm_grammar_compile_json_schema(const char *schema, size_t len, const slm_json_schema_opts *opts,
+                                           slm_grammar **out, slm_error *err) {
+    if (!out) return slm_error_set(err, SLM_ERR_INVALID_ARG, "json schema: NULL out");
+    *out = NULL;
+    char *g = NULL;
+    slm_status st = slm_grammar_json_schema_to_gbnf(schema, len, opts, &g, err);
+    if (st == SLM_OK) st = grammar_from_generated(g, strlen(g), out, err);
+    free(g);
+    return st;
+}
+
+slm_status slm_grammar_compile_json_object(const slm_json_schema_opts *opts, slm_grammar **out, slm_error *err) {
+    static const char schema[] = "{\"type\":\"object\"}";
+    return slm_grammar_compile_json_schema(schema, sizeof schema - 1, opts, out, err);
+}

@@ -1,0 +1,520 @@
+/* JSON Schema -> GBNF, per type: objects (properties in schema order,
+ * required/optional chains, additional properties with keys that differ
+ * from the listed ones), arrays (prefixItems/items with min/max counts),
+ * strings (lengths, pattern, formats) and numbers (integer ranges written
+ * digit by digit; number ranges with integer bounds, without exponents).
+ *
+ * Object layout: with properties p0..pn-1 (optional or required) two rule
+ * chains are built backwards: first_i (nothing written yet, no leading
+ * comma) and next_i (something written, each property is ", kv"), ending
+ * in the additional-properties tail. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "grammar/json_schema_internal.h"
+
+#define MAX_KEYS 4096
+#define MAX_BOUND 1000000000000000000LL /* 1e18: integer bounds beyond are unsupported */
+
+static unsigned rulef(jsg *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static unsigned rulef(jsg *j, const char *fmt, ...) {
+    if (j->st) return 0;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof buf) return js_fail(j, SLM_ERR_INTERNAL, "rule text too long");
+    return js_rule(j, buf);
+}
+
+/* ---- keys ------------------------------------------------------------ */
+
+static int needs_escape(const char *k) {
+    for (const unsigned char *p = (const unsigned char *)k; *p; p++)
+        if (*p < 0x20 || *p == '"' || *p == '\\') return 1;
+    return 0;
+}
+
+/* One trie level of "any string but these keys": keys[0..n) share the
+ * first `depth` bytes. Byte-level trie; a multi-byte character splits over
+ * levels, so the "other" class works on bytes via GBNF hex escapes only
+ * for ASCII and falls back to: a non-ASCII byte that no key continues with
+ * starts a different character (UTF-8 lead bytes differ or continuation
+ * bytes differ; both make a different string). */
+static unsigned key_level(jsg *j, const char *const *keys, size_t n, size_t depth) {
+    gstr body = {0}, other = {0};
+    int is_end = 0;
+    unsigned char seen[256] = {0};
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)keys[i][depth];
+        if (!c) is_end = 1;
+        else seen[c] = 1;
+    }
+    int first = 1;
+    if (!is_end) {
+        gstr_puts(&body, "\"\\\"\"");
+        first = 0;
+    }
+    /* children: one alternative per distinct next byte */
+    for (int c = 1; c < 256 && !j->st; c++) {
+        if (!seen[c]) continue;
+        const char **sub = malloc(n * sizeof *sub);
+        size_t m = 0;
+        if (!sub) return js_fail(j, SLM_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)keys[i][depth] == c) sub[m++] = keys[i];
+        unsigned child = key_level(j, sub, m, depth + 1);
+        free(sub);
+        gstr_printf(&body, "%s\"\\x%02X\" r%u", first ? "" : " | ", (unsigned)c, child);
+        if (c >= 0x80) gstr_free(&body), js_fail(j, SLM_ERR_UNSUPPORTED, "non-ASCII property names with additionalProperties");
+        first = 0;
+    }
+    /* any other character, then anything */
+    gstr_puts(&other, "[^\"\\\\\\x00-\\x1F");
+    for (int c = 0x20; c < 0x80; c++)
+        if (seen[c]) gstr_printf(&other, "\\x%02X", (unsigned)c);
+    gstr_puts(&other, "]");
+    gstr_printf(&body, "%s%s jchar* \"\\\"\" | jesc jchar* \"\\\"\"", first ? "" : " | ", other.p);
+    gstr_free(&other);
+    unsigned id = j->st ? 0 : js_rule(j, body.p);
+    gstr_free(&body);
+    return id;
+}
+
+unsigned js_gen_key_except(jsg *j, const char *const *keys, size_t n) {
+    if (n == 0) return js_rule(j, "jstr");
+    for (size_t i = 0; i < n; i++)
+        if (needs_escape(keys[i]))
+            return js_fail(j, SLM_ERR_UNSUPPORTED, "property names needing escapes with additionalProperties");
+    unsigned rest = key_level(j, keys, n, 0);
+    return rest ? rulef(j, "\"\\\"\" r%u", rest) : 0;
+}
+
+/* ---- objects --------------------------------------------------------- */
+
+typedef struct prop {
+    const char *key;
+    unsigned val;
+    int required;
+} prop;
+
+static int in_required(json_t *req, const char *k) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(req, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), k)) return 1;
+    return 0;
+}
+
+static unsigned key_value_rule(jsg *j, const char *key, unsigned val) {
+    gstr b = {0};
+    json_t *ks = json_string(key);
+    if (!ks) return js_fail(j, SLM_ERR_FORMAT, "property name is not UTF-8");
+    js_put_literal(j, &b, ks);
+    json_decref(ks);
+    gstr_printf(&b, " ws \":\" ws r%u", val);
+    unsigned id = js_rule(j, b.p);
+    gstr_free(&b);
+    return id;
+}
+
+static unsigned object_chain(jsg *j, prop *p, size_t n, unsigned extra) {
+    unsigned next, first;
+    if (extra) {
+        next = rulef(j, "( ws \",\" ws r%u )*", extra);
+        first = rulef(j, "( r%u ( ws \",\" ws r%u )* )?", extra, extra);
+    } else {
+        next = first = rulef(j, "\"\"");
+    }
+    for (size_t i = n; i-- > 0 && !j->st;) {
+        unsigned kv = key_value_rule(j, p[i].key, p[i].val);
+        unsigned nn = p[i].required ? rulef(j, "ws \",\" ws r%u r%u", kv, next)
+                                    : rulef(j, "( ws \",\" ws r%u )? r%u", kv, next);
+        unsigned nf = p[i].required ? rulef(j, "r%u r%u", kv, next) : rulef(j, "r%u r%u | r%u", kv, next, first);
+        next = nn;
+        first = nf;
+    }
+    return rulef(j, "\"{\" ws r%u ws \"}\"", first);
+}
+
+unsigned js_gen_object(jsg *j, json_t *s) {
+    json_t *props = json_object_get(s, "properties"), *req = json_object_get(s, "required");
+    json_t *addl = json_object_get(s, "additionalProperties");
+    if ((props && !json_is_object(props)) || (req && !json_is_array(req)))
+        return js_fail(j, SLM_ERR_FORMAT, "properties must be an object and required an array");
+    size_t np = json_object_size(props), nr = json_array_size(req);
+    if (np == 0 && nr == 0 && (!addl || json_is_true(addl))) return js_rule(j, "jobj");
+    if (np + nr > MAX_KEYS) return js_fail(j, SLM_ERR_UNSUPPORTED, "more than %d properties", MAX_KEYS);
+    prop *p = calloc(np + nr + 1, sizeof *p);
+    const char **keys = calloc(np + nr + 1, sizeof *keys);
+    unsigned id = 0;
+    if (!p || !keys) {
+        free(p);
+        free(keys);
+        return js_fail(j, SLM_ERR_NOMEM, "out of memory");
+    }
+    /* additional properties: absent = per options (closed by default when
+     * properties are listed) */
+    int open = addl ? !json_is_false(addl) : (j->o.loose_additional || np == 0);
+    unsigned extra_val = open ? (addl && !json_is_true(addl) ? js_gen(j, addl) : 1) : 0;
+    size_t n = 0, nk = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(props, k, v) {
+        keys[nk++] = k;
+        int r = in_required(req, k);
+        if (json_is_false(v)) {
+            if (r) goto never;
+            continue;
+        }
+        p[n++] = (prop){k, js_gen(j, v), r};
+    }
+    size_t i;
+    json_array_foreach(req, i, v) {
+        if (!json_is_string(v)) {
+            js_fail(j, SLM_ERR_FORMAT, "required must list strings");
+            goto done;
+        }
+        const char *rk = json_string_value(v);
+        if (json_object_get(props, rk)) continue;
+        int dup = 0;
+        for (size_t q = 0; q < n; q++) dup |= !strcmp(p[q].key, rk);
+        if (dup) continue;
+        if (!open) goto never;
+        keys[nk++] = rk;
+        p[n++] = (prop){rk, extra_val, 1};
+    }
+    unsigned extra = 0;
+    if (open && !j->st) {
+        unsigned key = js_gen_key_except(j, keys, nk);
+        extra = key ? rulef(j, "r%u ws \":\" ws r%u", key, extra_val) : 0;
+    }
+    id = j->st ? 0 : object_chain(j, p, n, extra);
+    goto done;
+never:
+    id = 2;
+done:
+    free(p);
+    free(keys);
+    return j->st ? 0 : id;
+}
+
+/* ---- arrays ---------------------------------------------------------- */
+
+static int get_count(jsg *j, json_t *s, const char *k, long long dflt, long long *out) {
+    json_t *v = json_object_get(s, k);
+    *out = dflt;
+    if (!v) return 0;
+    double d = json_number_value(v);
+    if (!json_is_number(v) || d < 0 || d != floor(d) || d > 1e9) {
+        js_fail(j, SLM_ERR_FORMAT, "%s must be a non-negative integer", k);
+        return -1;
+    }
+    *out = (long long)d;
+    return 0;
+}
+
+unsigned js_gen_array(jsg *j, json_t *s) {
+    json_t *prefix = json_object_get(s, "prefixItems"), *items = json_object_get(s, "items");
+    json_t *rest = items;
+    if (!prefix && json_is_array(items)) { /* draft-07 tuple form */
+        prefix = items;
+        rest = json_object_get(s, "additionalItems");
+    }
+    if (prefix && !json_is_array(prefix)) return js_fail(j, SLM_ERR_FORMAT, "prefixItems must be an array");
+    if (json_object_get(s, "uniqueItems") && json_is_true(json_object_get(s, "uniqueItems"))) {
+        /* only reached when maxItems <= 1 (checked as trivial) */
+    }
+    long long lo, hi;
+    if (get_count(j, s, "minItems", 0, &lo) || get_count(j, s, "maxItems", -1, &hi)) return 0;
+    long long np = (long long)json_array_size(prefix);
+    if (json_is_false(rest) && (hi < 0 || hi > np)) hi = np;
+    if (!prefix && !json_object_get(s, "minItems") && hi < 0 && (!rest || json_is_true(rest)))
+        return js_rule(j, "jarr");
+    if (hi >= 0 && lo > hi) return 2;
+    if (hi > 100000 || lo > 100000) return js_fail(j, SLM_ERR_UNSUPPORTED, "minItems/maxItems above 100000");
+    unsigned item = json_is_false(rest) ? 2 : rest ? js_gen(j, rest) : 1;
+    if (!item) return 0;
+    /* tail after the prefix: count in [max(0, lo-np), hi-np] */
+    long long tlo = lo > np ? lo - np : 0, thi = hi < 0 ? -1 : hi - np;
+    unsigned tail;
+    char rep[64];
+    if (thi == 0 || (hi >= 0 && np >= hi)) tail = rulef(j, "\"\"");
+    else if (np == 0) {
+        if (thi < 0 && tlo <= 1) snprintf(rep, sizeof rep, "*");
+        else if (thi < 0) snprintf(rep, sizeof rep, "{%lld,}", tlo - 1);
+        else snprintf(rep, sizeof rep, "{%lld,%lld}", tlo > 0 ? tlo - 1 : 0, thi - 1);
+        tail = tlo > 0 ? rulef(j, "r%u ( ws \",\" ws r%u )%s", item, item, rep)
+                       : rulef(j, "( r%u ( ws \",\" ws r%u )%s )?", item, item, rep);
+    } else {
+        if (thi < 0) snprintf(rep, sizeof rep, "{%lld,}", tlo);
+        else snprintf(rep, sizeof rep, "{%lld,%lld}", tlo, thi);
+        tail = rulef(j, "( ws \",\" ws r%u )%s", item, rep);
+    }
+    unsigned next = tail;
+    long long last = hi >= 0 && hi < np ? hi : np;
+    for (long long k = last; k-- > 0 && !j->st;) {
+        unsigned el = js_gen(j, json_array_get(prefix, (size_t)k));
+        const char *sep = k ? "ws \",\" ws " : "";
+        next = k >= lo ? rulef(j, "%sr%u r%u | \"\"", sep, el, next) : rulef(j, "%sr%u r%u", sep, el, next);
+    }
+    return rulef(j, "\"[\" ws r%u ws \"]\"", next);
+}
+
+/* ---- strings --------------------------------------------------------- */
+
+static const char *format_body(const char *f) {
+    static const struct {
+        const char *name, *body;
+    } formats[] = {
+        {"date", "[0-9]{4} \"-\" ( \"0\" [1-9] | \"1\" [0-2] ) \"-\" ( \"0\" [1-9] | [12] [0-9] | \"3\" [01] )"},
+        {"time", "( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] \":\" ( [0-5] [0-9] | \"60\" ) ( \".\" [0-9]+ )? "
+                 "( [Zz] | [-+] ( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] )"},
+        {"date-time", "[0-9]{4} \"-\" ( \"0\" [1-9] | \"1\" [0-2] ) \"-\" ( \"0\" [1-9] | [12] [0-9] | \"3\" [01] ) "
+                      "[Tt] ( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] \":\" ( [0-5] [0-9] | \"60\" ) "
+                      "( \".\" [0-9]+ )? ( [Zz] | [-+] ( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] )"},
+        {"uuid", "[0-9a-fA-F]{8} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" "
+                 "[0-9a-fA-F]{12}"},
+        {"email", "[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+ ( \".\" [a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+ )* \"@\" "
+                  "[a-zA-Z0-9] ( [a-zA-Z0-9-]* [a-zA-Z0-9] )? ( \".\" [a-zA-Z0-9] ( [a-zA-Z0-9-]* [a-zA-Z0-9] )? )*"},
+        {"ipv4", "joct \".\" joct \".\" joct \".\" joct"},
+        {"hostname", "[a-zA-Z0-9] ( [a-zA-Z0-9-]{0,61} [a-zA-Z0-9] )? ( \".\" [a-zA-Z0-9] "
+                     "( [a-zA-Z0-9-]{0,61} [a-zA-Z0-9] )? )*"},
+        {"uri", "[a-zA-Z] [a-zA-Z0-9+.-]* \":\" [^\"\\\\\\x00-\\x20<>{}|^`]*"},
+        {"uri-reference", "[^\"\\\\\\x00-\\x20<>{}|^`]*"},
+        {"iri", "[a-zA-Z] [a-zA-Z0-9+.-]* \":\" [^\"\\\\\\x00-\\x20<>{}|^`]*"},
+    };
+    for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
+        if (!strcmp(formats[i].name, f)) return formats[i].body;
+    return NULL;
+}
+
+unsigned js_gen_string(jsg *j, json_t *s) {
+    json_t *pat = json_object_get(s, "pattern"), *fmt = json_object_get(s, "format");
+    long long lo, hi;
+    if (get_count(j, s, "minLength", 0, &lo) || get_count(j, s, "maxLength", -1, &hi)) return 0;
+    int has_len = lo > 0 || hi >= 0;
+    if (hi >= 0 && lo > hi) return 2;
+    if (pat) {
+        if (!json_is_string(pat)) return js_fail(j, SLM_ERR_FORMAT, "pattern must be a string");
+        if (has_len) return js_fail(j, SLM_ERR_UNSUPPORTED, "pattern together with minLength/maxLength");
+        if (fmt) return js_fail(j, SLM_ERR_UNSUPPORTED, "pattern together with format");
+        gstr b = {0};
+        gstr_puts(&b, "\"\\\"\" ");
+        slm_status st = regex_to_gbnf_expr(json_string_value(pat), json_string_length(pat), 1, &b, j->err);
+        gstr_puts(&b, " \"\\\"\"");
+        unsigned id = 0;
+        if (st) {
+            if (j->st == SLM_OK) {
+                j->st = st;
+                slm_error_prefix(j->err, "json schema: pattern");
+            }
+        } else {
+            id = js_rule(j, b.p);
+        }
+        gstr_free(&b);
+        return id;
+    }
+    if (fmt) {
+        if (!json_is_string(fmt)) return js_fail(j, SLM_ERR_FORMAT, "format must be a string");
+        const char *body = format_body(json_string_value(fmt));
+        if (!body) return js_fail(j, SLM_ERR_UNSUPPORTED, "format '%.100s' is not supported", json_string_value(fmt));
+        if (has_len) return js_fail(j, SLM_ERR_UNSUPPORTED, "format together with minLength/maxLength");
+        gstr b = {0};
+        gstr_printf(&b, "\"\\\"\" %s \"\\\"\"", body);
+        unsigned id = js_rule(j, b.p);
+        gstr_free(&b);
+        return id;
+    }
+    if (!has_len) return js_rule(j, "jstr");
+    if (lo > 100000 || hi > 100000) return js_fail(j, SLM_ERR_UNSUPPORTED, "string lengths above 100000");
+    if (hi < 0) return rulef(j, "\"\\\"\" jchar{%lld,} \"\\\"\"", lo);
+    return rulef(j, "\"\\\"\" jchar{%lld,%lld} \"\\\"\"", lo, hi);
+}
+
+/* ---- numbers --------------------------------------------------------- */
+
+/* Same-length digit strings a <= b: the strings in between. */
+static void digits_between(gstr *o, const char *a, const char *b, size_t n) {
+    if (n == 0) {
+        gstr_puts(o, "\"\"");
+        return;
+    }
+    if (a[0] == b[0]) {
+        gstr_printf(o, "\"%c\" ", a[0]);
+        digits_between(o, a + 1, b + 1, n - 1);
+        return;
+    }
+    char nines[24], zeros[24];
+    memset(nines, '9', n - 1), memset(zeros, '0', n - 1);
+    nines[n - 1] = zeros[n - 1] = '\0';
+    int lo_d = a[0], hi_d = b[0], first = 1;
+    gstr_puts(o, "( ");
+    if (strncmp(a + 1, zeros, n - 1) != 0) {
+        gstr_printf(o, "\"%c\" ( ", a[0]);
+        digits_between(o, a + 1, nines, n - 1);
+        gstr_puts(o, " )");
+        lo_d++, first = 0;
+    }
+    if (strncmp(b + 1, nines, n - 1) != 0) {
+        gstr_printf(o, "%s\"%c\" ( ", first ? "" : " | ", b[0]);
+        digits_between(o, zeros, b + 1, n - 1);
+        gstr_puts(o, " )");
+        hi_d--, first = 0;
+    }
+    if (lo_d <= hi_d) {
+        gstr_printf(o, "%s[%c-%c]", first ? "" : " | ", lo_d, hi_d);
+        if (n > 1) gstr_printf(o, " [0-9]{%zu}", n - 1);
+    }
+    gstr_puts(o, " )");
+}
+
+static long long pow10ll(int e) {
+    long long r = 1;
+    while (e-- > 0) r *= 10;
+    return r;
+}
+
+static int ndigits(long long v) {
+    int n = 1;
+    while (v >= 10) v /= 10, n++;
+    return n;
+}
+
+/* Non-negative integers in [lo, hi] (hi < 0: unbounded) without leading
+ * zeros; appends alternatives. */
+static void urange(gstr *o, long long lo, long long hi) {
+    int nl = ndigits(lo), nh = hi < 0 ? nl : ndigits(hi);
+    int first = 1;
+    gstr_puts(o, "( ");
+    for (int L = nl; L <= nh; L++) {
+        long long a = L == nl ? lo : pow10ll(L - 1);
+        long long b = hi >= 0 && L == nh ? hi : pow10ll(L) - 1;
+        if (a > b) continue;
+        char sa[24], sb[24];
+        snprintf(sa, sizeof sa, "%lld", a);
+        snprintf(sb, sizeof sb, "%lld", b);
+        gstr_puts(o, first ? "" : " | ");
+        digits_between(o, sa, sb, (size_t)L);
+        first = 0;
+    }
+    if (hi < 0) gstr_printf(o, "%s[1-9] [0-9]{%d,}", first ? "" : " | ", nl), first = 0;
+    if (first) gstr_puts(o, "[^\\x00-\\U0010FFFF]");
+    gstr_puts(o, " )");
+}
+
+/* Integers in [lo, hi]; has_lo/has_hi false = unbounded on that side. */
+static void int_range(gstr *o, int has_lo, long long lo, int has_hi, long long hi) {
+    int first = 1;
+    gstr_puts(o, "( ");
+    if (!has_lo || lo < 0) { /* negatives: magnitudes in [max(1,-hi), -lo] */
+        long long mlo = has_hi && hi < 0 ? -hi : 1;
+        gstr_puts(o, "\"-\" ");
+        urange(o, mlo, has_lo ? -lo : -1);
+        first = 0;
+    }
+    if (!has_hi || hi >= 0) {
+        gstr_puts(o, first ? "" : " | ");
+        urange(o, has_lo && lo > 0 ? lo : 0, has_hi ? hi : -1);
+        first = 0;
+    }
+    if (first) gstr_puts(o, "[^\\x00-\\U0010FFFF]");
+    gstr_puts(o, " )");
+}
+
+typedef struct bound {
+    int has;
+    double v;
+    int excl;
+} bound;
+
+static int get_bound(jsg *j, json_t *s, const char *inc, const char *exc, bound *b) {
+    json_t *vi = json_object_get(s, inc), *ve = json_object_get(s, exc);
+    b->has = 0;
+    if (vi && !json_is_number(vi)) return js_fail(j, SLM_ERR_FORMAT, "%s must be a number", inc), -1;
+    if (vi) b->has = 1, b->v = json_number_value(vi), b->excl = 0;
+    if (json_is_boolean(ve)) { /* draft-04 */
+        if (json_is_true(ve) && b->has) b->excl = 1;
+    } else if (ve) {
+        if (!json_is_number(ve)) return js_fail(j, SLM_ERR_FORMAT, "%s must be a number", exc), -1;
+        double d = json_number_value(ve);
+        int lower = inc[1] == 'i'; /* minimum */
+        if (!b->has || (lower ? d >= b->v : d <= b->v)) b->has = 1, b->v = d, b->excl = 1;
+    }
+    if (b->has && fabs(b->v) > (double)MAX_BOUND)
+        return js_fail(j, SLM_ERR_UNSUPPORTED, "%s beyond 1e18", inc), -1;
+    return 0;
+}
+
+/* Non-negative decimals in a range with integer bounds, no exponent:
+ * integer part, optional fraction. */
+static void pos_decimal(gstr *o, long long lo, int lo_excl, int has_hi, long long hi, int hi_excl) {
+    int first = 1;
+    gstr_puts(o, "( ");
+    if (lo_excl && (!has_hi || lo < hi)) {
+        gstr_printf(o, "\"%lld\" \".\" \"0\"* [1-9] [0-9]*", lo);
+        first = 0;
+    }
+    long long start = lo_excl ? lo + 1 : lo;
+    if (!has_hi || start <= hi - 1) {
+        gstr_puts(o, first ? "" : " | ");
+        urange(o, start, has_hi ? hi - 1 : -1);
+        gstr_puts(o, " ( \".\" [0-9]+ )?");
+        first = 0;
+    }
+    if (has_hi && !hi_excl && hi >= start) {
+        gstr_printf(o, "%s\"%lld\" ( \".\" \"0\"+ )?", first ? "" : " | ", hi);
+        first = 0;
+    }
+    if (first) gstr_puts(o, "[^\\x00-\\U0010FFFF]");
+    gstr_puts(o, " )");
+}
+
+static unsigned gen_decimal_range(jsg *j, bound lo, bound hi) {
+    if ((lo.has && lo.v != floor(lo.v)) || (hi.has && hi.v != floor(hi.v)))
+        return js_fail(j, SLM_ERR_UNSUPPORTED, "number bounds that are not integers");
+    gstr b = {0};
+    int first = 1;
+    long long L = (long long)lo.v, H = (long long)hi.v;
+    if (!lo.has || L < 0) { /* negative values v: |v| in (max(0,-H) or [-H..), -L] */
+        int has_mhi = lo.has;
+        long long mlo = hi.has && H < 0 ? -H : 0;
+        int mlo_excl = hi.has && H < 0 ? hi.excl : 1;
+        gstr_puts(&b, "\"-\" ");
+        pos_decimal(&b, mlo, mlo_excl, has_mhi, lo.has ? -L : 0, lo.excl);
+        first = 0;
+    }
+    if (!hi.has || H > 0 || (H == 0 && !hi.excl)) {
+        gstr_puts(&b, first ? "" : " | ");
+        pos_decimal(&b, lo.has && L > 0 ? L : 0, lo.has && L >= 0 ? lo.excl : 0, hi.has, H, hi.excl);
+    }
+    unsigned id = js_rule(j, b.p);
+    gstr_free(&b);
+    return id;
+}
+
+unsigned js_gen_number(jsg *j, json_t *s, int integer) {
+    bound lo, hi;
+    if (get_bound(j, s, "minimum", "exclusiveMinimum", &lo) || get_bound(j, s, "maximum", "exclusiveMaximum", &hi))
+        return 0;
+    json_t *mult = json_object_get(s, "multipleOf");
+    if (mult) {
+        double m = json_number_value(mult);
+        if (!json_is_number(mult) || m <= 0) return js_fail(j, SLM_ERR_FORMAT, "multipleOf must be positive");
+        if (!(integer && m == 1.0)) return js_fail(j, SLM_ERR_UNSUPPORTED, "multipleOf %g", m);
+    }
+    if (!integer) return lo.has || hi.has ? gen_decimal_range(j, lo, hi) : js_rule(j, "jnum");
+    if (!lo.has && !hi.has) return js_rule(j, "jint");
+    long long L = 0, H = 0;
+    if (lo.has) L = (long long)(lo.excl ? floor(lo.v) + 1 : ceil(lo.v));
+    if (hi.has) H = (long long)(hi.excl ? ceil(hi.v) - 1 : floor(hi.v));
+    if (lo.has && hi.has && L > H) return 2;
+    gstr b = {0};
+    int_range(&b, lo.has, L, hi.has, H);
+    gstr_puts(&b, " ( \".\" \"0\"+ )?");
+    unsigned id = js_rule(j, b.p);
+    gstr_free(&b);
+    return id;
+}
