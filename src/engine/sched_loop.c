@@ -32,21 +32,36 @@ void sched_request_finish_unslotted(slm_request *r, slm_finish why, const char *
     sched_request_unref(r);
 }
 
+/* The output still held at the end: the detokenizer's incomplete bytes
+ * and the stop matcher's partial match (malloc'ed; NULL when none). */
+static char *held_text(sched_slot *sl, size_t *len) {
+    char tail[SLM_DETOK_MAX_PIECE + 8];
+    size_t n = slm_detok_flush(&sl->detok, tail, sizeof tail);
+    const char *a = "", *b = "";
+    size_t na = 0, nb = 0;
+    int m = n > 0 ? sched_stop_push(&sl->stop, tail, n, &a, &na) : 0;
+    char *out = malloc(na + 1);
+    if (!out) return NULL;
+    memcpy(out, a, na); /* a points into the matcher, which flush reuses */
+    if (m == 0) sched_stop_flush(&sl->stop, &b, &nb);
+    char *all = realloc(out, na + nb + 1);
+    if (!all) {
+        free(out);
+        return NULL;
+    }
+    memcpy(all + na, b, nb);
+    *len = na + nb;
+    return all;
+}
+
 void sched_slot_finish(slm_sched *s, sched_slot *sl, slm_finish why, slm_status st, const char *msg) {
     slm_request *r = sl->req;
     slm_event ev;
     fill_done(&ev, why, st, msg);
-    char tail[SLM_DETOK_MAX_PIECE + 8];
-    const char *text = "";
+    char *text = NULL;
     size_t len = 0;
     /* After a stop string, whatever the detokenizer holds lies beyond it. */
-    if (why != SLM_FINISH_CANCEL && st == SLM_OK && !sl->matched_stop) {
-        size_t n = slm_detok_flush(&sl->detok, tail, sizeof tail);
-        const char *o;
-        size_t ol;
-        if (n > 0) (void)sched_stop_push(&sl->stop, tail, n, &o, &ol);
-        sched_stop_flush(&sl->stop, &text, &len);
-    }
+    if (why != SLM_FINISH_CANCEL && st == SLM_OK && !sl->matched_stop) text = held_text(sl, &len);
     double now = slm_now_s();
     ev.n_prompt = (int32_t)r->n_prompt;
     ev.n_cached = sl->n_cached;
@@ -57,6 +72,7 @@ void sched_slot_finish(slm_sched *s, sched_slot *sl, slm_finish why, slm_status 
     ev.t_gen_s = sl->t_first > 0 ? now - sl->t_first : 0;
     /* The slot is free before the caller sees DONE. */
     slm_sampler_free(sl->smp);
+    sched_stop_free(&sl->stop);
     sl->smp = NULL;
     sl->req = NULL;
     sl->pending = -1;
@@ -66,8 +82,8 @@ void sched_slot_finish(slm_sched *s, sched_slot *sl, slm_finish why, slm_status 
     s->n_busy--;
     s->stats.n_gen_tokens += (uint64_t)sl->n_gen;
     pthread_mutex_unlock(&s->mu);
-    sched_request_push(r, &ev, text, len);
-    sched_stop_free(&sl->stop); /* text points into it until pushed */
+    sched_request_push(r, &ev, text ? text : "", text ? len : 0);
+    free(text);
     sched_request_unref(r);
 }
 

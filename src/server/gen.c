@@ -21,6 +21,7 @@ static void job_free(gen_job *j) {
         json_decref(j->ch[i].logprobs);
     }
     if (j->m) models_release(j->srv, j->m);
+    free(j->clean);
     free(j->out);
     free(j);
 }
@@ -64,9 +65,26 @@ static void cancel_all(gen_job *j) {
     for (int i = 0; i < j->n; i++) slm_request_cancel(j->ch[i].req);
 }
 
+/* Makes ev's text valid UTF-8 (JSON needs it); the copy lives in j->clean. */
+static bool clean_text(gen_job *j, slm_event *ev) {
+    free(j->clean);
+    size_t n = 0;
+    j->clean = utf8_sanitize(ev->text, ev->text_len, &n);
+    if (!j->clean) return false;
+    ev->text = j->clean;
+    ev->text_len = n;
+    return true;
+}
+
 /* Waits for one event; cancels when the client left or the server stops. */
 static bool next_event(gen_job *j, gen_choice *ch, slm_event *ev, bool *gone) {
-    if (slm_request_next(ch->req, ev, POLL_MS)) return true;
+    if (slm_request_next(ch->req, ev, POLL_MS)) {
+        if (clean_text(j, ev)) return true;
+        cancel_all(j); /* out of memory: give up on this request */
+        ev->text = "";
+        ev->text_len = 0;
+        return true;
+    }
     if (http_peer_gone(j->fd)) {
         *gone = true;
         cancel_all(j);

@@ -36,8 +36,10 @@ static json_t *token_json(const gen_job *j, int32_t tok, float logprob, bool wit
     char buf[256];
     size_t n = slm_token_to_piece(slm_sched_tokenizer(j->m->sched), tok, false, buf, sizeof buf);
     if (n > sizeof buf) n = sizeof buf;
-    json_t *o = json_pack("{s:s%, s:f}", "token", buf, n, "logprob", (double)logprob);
-    if (!o) o = json_pack("{s:s, s:f}", "token", "", "logprob", (double)logprob);
+    size_t cn = 0;
+    char *clean = utf8_sanitize(buf, n, &cn); /* a lone byte token is not valid UTF-8 */
+    json_t *o = json_pack("{s:s%, s:f}", "token", clean ? clean : "", clean ? cn : 0, "logprob", (double)logprob);
+    free(clean);
     if (with_bytes && o) {
         json_t *bytes = json_array();
         for (size_t i = 0; i < n; i++) json_array_append_new(bytes, json_integer((unsigned char)buf[i]));

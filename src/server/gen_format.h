@@ -34,6 +34,7 @@ typedef struct gen_job {
     char *out;
     size_t out_len, out_pos, out_cap;
     bool sent_first, finished;
+    char *clean;          /* UTF-8-clean copy of the current event's text */
 } gen_job;
 
 /* Accumulates a token event's logprobs into the choice (both APIs' shapes). */

@@ -97,6 +97,11 @@ const char *http_status_type(unsigned status);
 /* "2023-08-04T19:22:45.499127Z" */
 void http_rfc3339(double t, char *buf, size_t cap);
 
+/* ---- utf8.c ---- */
+/* A malloc'ed copy of in[0..n) with every invalid UTF-8 byte replaced by
+ * U+FFFD (NUL-terminated; length in *out_n); NULL when out of memory. */
+char *utf8_sanitize(const char *in, size_t n, size_t *out_n);
+
 /* ---- auth.c ---- */
 /* Host allow-list, Origin/CORS and API key; answers and returns false on refusal. */
 bool auth_check(conn *c, enum MHD_Result *ret);

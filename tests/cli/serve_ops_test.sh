@@ -34,8 +34,13 @@ check "n=2 with stream -> 400" "$CODE:$(jget "$TMP/body" 'j["error"]["param"]')"
 post /v1/completions '{"model":"tiny","prompt":[1,403,407,261,378],"max_tokens":6,"temperature":0}'
 check "token-id prompt" "$CODE:$(jget "$TMP/body" 'j["choices"][0]["text"]')" "200:, there was a little g"
 
+# Byte tokens that never form a character: valid JSON with U+FFFD each.
+post /v1/completions '{"model":"tiny","prompt":"Once","max_tokens":2,"temperature":0,"logit_bias":{"229":100},"logprobs":0}'
+check "invalid UTF-8 -> U+FFFD" "$CODE:$(jget "$TMP/body" 'j["choices"][0]["text"] == "\ufffd\ufffd"')" "200:True"
+check "logprob tokens are U+FFFD" "$(jget "$TMP/body" 'j["choices"][0]["logprobs"]["tokens"] == ["\ufffd"] * 2')" True
+
 gen=$(metric slm_generated_tokens_total)
-[ "${gen:-0}" -ge 34 ] && pass "metrics count generated tokens ($gen)" || fail "metrics count generated tokens: $gen"
+[ "${gen:-0}" -ge 36 ] && pass "metrics count generated tokens ($gen)" || fail "metrics count generated tokens: $gen"
 curl -s "$URL/metrics" | grep -q '^slm_ttft_seconds_bucket{le="+Inf"}' && pass "ttft histogram" || fail "ttft histogram"
 
 check "model loaded" "$(curl -s "$URL/api/ps" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["models"]))')" 1

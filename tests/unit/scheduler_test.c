@@ -306,6 +306,44 @@ static void test_bad_requests(void **state) {
     slm_sched_close(s);
 }
 
+/* Bytes the detokenizer still holds at the end (an incomplete UTF-8
+ * sequence) come out in the DONE event, with or without stop strings. */
+static void test_held_bytes_flushed_at_end(void **state) {
+    (void)state;
+    if (!have_model()) skip();
+    slm_sched *s = open_sched(1, 2);
+    const slm_tokenizer *tok = slm_sched_tokenizer(s);
+    int32_t e2 = slm_tokenizer_find_token(tok, "<0xE2>", 6);
+    assert_true(e2 >= 0);
+    int32_t *t;
+    size_t n;
+    tokenize(s, "Once upon a time", &t, &n);
+    float bias = 100.0f;
+    for (int with_stop = 0; with_stop < 2; with_stop++) {
+        slm_request_params p;
+        slm_request_params_default(&p);
+        p.prompt = t;
+        p.n_prompt = n;
+        p.n_predict = 2;
+        p.sampling.temperature = 0;
+        p.sampling.bias_tokens = &e2;
+        p.sampling.bias_values = &bias;
+        p.sampling.n_bias = 1;
+        const char *stops[] = {"\xE2\xE2\xE2"};
+        p.stop = stops;
+        p.n_stop = with_stop;
+        slm_request *r = NULL;
+        assert_int_equal(slm_sched_submit(s, &p, &r, NULL), SLM_OK);
+        result res;
+        collect(r, &res);
+        assert_int_equal(res.done.n_gen, 2);
+        assert_int_equal(res.len, 2);
+        assert_memory_equal(res.text, "\xE2\xE2", 2);
+    }
+    free(t);
+    slm_sched_close(s);
+}
+
 static void test_close_with_requests_in_flight(void **state) {
     (void)state;
     if (!have_model()) skip();
@@ -401,6 +439,7 @@ int main(void) {
         cmocka_unit_test(test_stop_string_and_logprobs),
         cmocka_unit_test(test_cancel_frees_slot_and_queue_limit),
         cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_held_bytes_flushed_at_end),
         cmocka_unit_test(test_close_with_requests_in_flight),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
