@@ -5,14 +5,20 @@
  * output is one vec_dot of a weight row with an activation row. Rows are
  * split evenly between threads; within a thread, a block of weight rows
  * is swept over all tokens so both stay in cache during prompt
- * processing. The ops context owns the scratch buffer for the converted
- * activations. */
+ * processing. Types with a tiled kernel (ops/gemm.h) compute several rows
+ * by several tokens at a time instead, over chunks of tokens small enough
+ * for their converted activations to stay in L2. The ops context owns the
+ * scratch buffer for the converted activations. */
 #include "slm/ops.h"
+
+#include "ops/gemm.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define ROW_BLOCK 8
+#define GEMM_MIN_TOK 2 /* fewer tokens: vec_dot streams the rows as fast */
+#define TOK_CHUNK 64 /* tokens per pass of the tiled kernels */
 
 struct slm_ops {
     slm_threadpool *pool;
@@ -60,14 +66,35 @@ static void convert_task(void *ctx, int ith, int nth) {
 typedef struct matmul_job {
     const slm_matrix *w;
     slm_vec_dot_fn vec_dot;
+    slm_gemm_fn gemm; /* NULL: vec_dot per output */
     const uint8_t *act;
     size_t act_row;
     int64_t n_tok;
     float *y;
 } matmul_job;
 
+/* Tiled kernel: this thread's rows (split on tile multiples) by chunks
+ * of tokens. */
+static void gemm_task(matmul_job *j, int ith, int nth) {
+    const int64_t rows = j->w->rows, tiles = (rows + SLM_GEMM_ROW_TILE - 1) / SLM_GEMM_ROW_TILE;
+    const int64_t per = (tiles + nth - 1) / nth;
+    const int64_t r0 = per * ith * SLM_GEMM_ROW_TILE;
+    const int64_t r1 = r0 + per * SLM_GEMM_ROW_TILE < rows ? r0 + per * SLM_GEMM_ROW_TILE : rows;
+    if (r0 >= r1) return;
+    const uint8_t *w = (const uint8_t *)j->w->data + (size_t)r0 * j->w->row_bytes;
+    for (int64_t t = 0; t < j->n_tok; t += TOK_CHUNK) {
+        const int64_t nt = j->n_tok - t < TOK_CHUNK ? j->n_tok - t : TOK_CHUNK;
+        j->gemm(j->w->cols, w, j->w->row_bytes, r1 - r0, j->act + (size_t)t * j->act_row, j->act_row, nt,
+                j->y + t * rows + r0, rows);
+    }
+}
+
 static void matmul_task(void *ctx, int ith, int nth) {
     matmul_job *j = ctx;
+    if (j->gemm) {
+        gemm_task(j, ith, nth);
+        return;
+    }
     const int64_t rows = j->w->rows, cols = j->w->cols;
     const int64_t per = (rows + nth - 1) / nth;
     const int64_t r0 = per * ith, r1 = r0 + per < rows ? r0 + per : rows;
@@ -100,6 +127,7 @@ slm_status slm_matmul(slm_ops *o, const slm_matrix *w, const float *x, int64_t n
         return slm_error_set(err, SLM_ERR_UNSUPPORTED, "no matrix kernels for type %s",
                              slm_dtype_name(w->type));
     matmul_job job = {.w = w, .vec_dot = tt->vec_dot, .n_tok = n_tok, .y = y};
+    if (n_tok >= GEMM_MIN_TOK) job.gemm = slm_gemm_kernel(w->type);
     if (tt->vec_dot_type == SLM_TYPE_F32) {
         job.act = (const uint8_t *)x;
         job.act_row = (size_t)w->cols * sizeof(float);

@@ -1,0 +1,254 @@
+/* Tests slm_matmul and the tiled gemm kernels against a scalar reference:
+ * every output y[t][r] must equal the scalar vec_dot of weight row r with
+ * activation row t (converted to the vec_dot_type by the scalar
+ * from_float) up to float summation order. Covers every weight type with
+ * kernels, odd row counts (partial row tiles), 1..70 tokens (partial token
+ * tiles, more than one token chunk) and 1-4 threads. Weights are random
+ * quant bytes with sane random scales. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ops/gemm.h"
+#include "slm/ops.h"
+
+static uint64_t rng_state = 0x243f6a8885a308d3ull;
+static uint64_t rnd(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+static float srand1(void) { return (float)((rnd() >> 40) * (2.0 / 16777216.0)) - 1.0f; }
+
+static const slm_dtype TYPES[] = {
+    SLM_TYPE_F32, SLM_TYPE_F16, SLM_TYPE_BF16, SLM_TYPE_Q4_0, SLM_TYPE_Q4_1, SLM_TYPE_Q5_0, SLM_TYPE_Q5_1,
+    SLM_TYPE_Q8_0, SLM_TYPE_Q2_K, SLM_TYPE_Q3_K, SLM_TYPE_Q4_K, SLM_TYPE_Q5_K, SLM_TYPE_Q6_K,
+};
+#define N_TYPES (sizeof TYPES / sizeof TYPES[0])
+
+static slm_f16 rand_scale(float mag) {
+    float v = mag * (0.05f + 0.5f * (srand1() + 1.0f));
+    return slm_f32_to_f16((rnd() & 1) ? -v : v);
+}
+
+/* Random bytes for the quants, then sane f16 scales over the d/dmin fields. */
+static void fill_block(slm_dtype t, uint8_t *b, size_t size) {
+    for (size_t i = 0; i < size; i++) b[i] = (uint8_t)rnd();
+    switch (t) {
+    case SLM_TYPE_Q4_0: ((slm_block_q4_0 *)b)->d = rand_scale(0.1f); break;
+    case SLM_TYPE_Q5_0: ((slm_block_q5_0 *)b)->d = rand_scale(0.1f); break;
+    case SLM_TYPE_Q8_0: ((slm_block_q8_0 *)b)->d = rand_scale(0.01f); break;
+    case SLM_TYPE_Q4_1: ((slm_block_q4_1 *)b)->d = rand_scale(0.1f); ((slm_block_q4_1 *)b)->m = rand_scale(0.5f); break;
+    case SLM_TYPE_Q5_1: ((slm_block_q5_1 *)b)->d = rand_scale(0.1f); ((slm_block_q5_1 *)b)->m = rand_scale(0.5f); break;
+    case SLM_TYPE_Q2_K: ((slm_block_q2_K *)b)->d = rand_scale(0.01f); ((slm_block_q2_K *)b)->dmin = rand_scale(0.01f); break;
+    case SLM_TYPE_Q3_K: ((slm_block_q3_K *)b)->d = rand_scale(0.01f); break;
+    case SLM_TYPE_Q4_K: ((slm_block_q4_K *)b)->d = rand_scale(0.01f); ((slm_block_q4_K *)b)->dmin = rand_scale(0.01f); break;
+    case SLM_TYPE_Q5_K: ((slm_block_q5_K *)b)->d = rand_scale(0.01f); ((slm_block_q5_K *)b)->dmin = rand_scale(0.01f); break;
+    case SLM_TYPE_Q6_K: ((slm_block_q6_K *)b)->d = rand_scale(0.01f); break;
+    default: break;
+    }
+}
+
+/* A random rows x cols matrix of type t (float types: values in [-1, 1]). */
+static slm_matrix rand_matrix(slm_dtype t, int64_t rows, int64_t cols) {
+    uint64_t rb = 0;
+    assert_true(slm_dtype_row_size(t, (uint64_t)cols, &rb));
+    uint8_t *data = malloc((size_t)rb * (size_t)rows);
+    assert_non_null(data);
+    const slm_dtype_info *info = slm_dtype_get(t);
+    if (t == SLM_TYPE_F32 || t == SLM_TYPE_F16 || t == SLM_TYPE_BF16) {
+        for (int64_t i = 0; i < rows * cols; i++) {
+            float v = srand1();
+            if (t == SLM_TYPE_F32) memcpy(data + 4 * i, &v, 4);
+            else {
+                uint16_t h = t == SLM_TYPE_F16 ? slm_f32_to_f16(v) : slm_f32_to_bf16(v);
+                memcpy(data + 2 * i, &h, 2);
+            }
+        }
+    } else {
+        for (int64_t b = 0; b < rows * cols / info->block_size; b++)
+            fill_block(t, data + (size_t)b * info->type_size, info->type_size);
+    }
+    return (slm_matrix){.type = t, .cols = cols, .rows = rows, .row_bytes = (size_t)rb, .data = data};
+}
+
+static float *rand_floats(int64_t n) {
+    float *x = malloc((size_t)n * sizeof *x);
+    assert_non_null(x);
+    for (int64_t i = 0; i < n; i++) x[i] = 2.0f * srand1();
+    return x;
+}
+
+/* The reference: scalar from_float of each activation row, scalar vec_dot,
+ * and per output the tolerance 1e-5 * sum |w_i * a_i| (dequantized). */
+typedef struct reference {
+    float *y, *tol;
+    uint8_t *act; /* activations in the vec_dot_type, act_row bytes each */
+    size_t act_row;
+} reference;
+
+static reference make_reference(const slm_matrix *w, const float *x, int64_t n_tok) {
+    const slm_type_traits *wt = slm_type_traits_at(w->type, SLM_SIMD_SCALAR);
+    assert_non_null(wt);
+    const slm_dtype vt = wt->vec_dot_type;
+    const slm_type_traits *at = slm_type_traits_at(vt, SLM_SIMD_SCALAR);
+    uint64_t ar = 0;
+    assert_true(slm_dtype_row_size(vt, (uint64_t)w->cols, &ar));
+    reference ref = {malloc(sizeof(float) * (size_t)(w->rows * n_tok)),
+                     malloc(sizeof(float) * (size_t)(w->rows * n_tok)), malloc((size_t)ar * (size_t)n_tok),
+                     (size_t)ar};
+    float *wf = malloc(sizeof(float) * (size_t)w->cols), *af = malloc(sizeof(float) * (size_t)w->cols);
+    assert_true(ref.y && ref.tol && ref.act && wf && af);
+    for (int64_t t = 0; t < n_tok; t++) {
+        uint8_t *a = ref.act + (size_t)t * ref.act_row;
+        if (vt == SLM_TYPE_F32) memcpy(a, x + t * w->cols, ref.act_row);
+        else at->from_float(x + t * w->cols, a, w->cols);
+        if (vt == SLM_TYPE_F32) memcpy(af, a, ref.act_row);
+        else at->to_float(a, af, w->cols);
+        for (int64_t r = 0; r < w->rows; r++) {
+            const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+            wt->vec_dot(w->cols, &ref.y[t * w->rows + r], wr, a);
+            if (w->type == SLM_TYPE_F32) memcpy(wf, wr, w->row_bytes);
+            else wt->to_float(wr, wf, w->cols);
+            double s = 0.0;
+            for (int64_t i = 0; i < w->cols; i++) s += fabs((double)wf[i] * af[i]);
+            ref.tol[t * w->rows + r] = (float)(1e-5 * s + 1e-6);
+        }
+    }
+    free(wf);
+    free(af);
+    return ref;
+}
+
+static void free_reference(reference *r) {
+    free(r->y);
+    free(r->tol);
+    free(r->act);
+}
+
+static void expect_close(const char *what, const slm_matrix *w, int64_t n_tok, const float *got,
+                         const reference *ref) {
+    for (int64_t i = 0; i < w->rows * n_tok; i++)
+        if (!(fabs((double)got[i] - ref->y[i]) <= ref->tol[i]))
+            fail_msg("%s %s rows=%lld n_tok=%lld: y[tok %lld][row %lld] = %.9g, want %.9g (tol %.3g)", what,
+                     slm_dtype_name(w->type), (long long)w->rows, (long long)n_tok, (long long)(i / w->rows),
+                     (long long)(i % w->rows), got[i], ref->y[i], ref->tol[i]);
+}
+
+static const int64_t ROWS[] = {1, 3, 4, 5, 13, 67};
+static const int64_t TOKS[] = {1, 2, 3, 4, 5, 7, 9, 17, 70};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static int64_t cols_for(slm_dtype t) { return slm_dtype_get(t)->block_size == SLM_QK_K ? 512 : 96; }
+
+/* slm_matmul at every thread count against the reference. */
+static void test_matmul_all_types(void **state) {
+    (void)state;
+    for (int threads = 1; threads <= 4; threads++) {
+        slm_ops *ops = NULL;
+        slm_error err = {0};
+        assert_int_equal(slm_ops_create(threads, &ops, &err), SLM_OK);
+        for (size_t ti = 0; ti < N_TYPES; ti++) {
+            for (size_t ri = 0; ri < COUNT(ROWS); ri++) {
+                /* all token counts with 1 and 3 threads, a few with 2 and 4 */
+                for (size_t ki = 0; ki < COUNT(TOKS); ki++) {
+                    if ((threads == 2 || threads == 4) && ki % 3 != 1) continue;
+                    slm_matrix w = rand_matrix(TYPES[ti], ROWS[ri], cols_for(TYPES[ti]));
+                    float *x = rand_floats(w.cols * TOKS[ki]);
+                    float *y = malloc(sizeof(float) * (size_t)(w.rows * TOKS[ki]));
+                    assert_non_null(y);
+                    assert_int_equal(slm_matmul(ops, &w, x, TOKS[ki], y, &err), SLM_OK);
+                    reference ref = make_reference(&w, x, TOKS[ki]);
+                    expect_close("slm_matmul", &w, TOKS[ki], y, &ref);
+                    free_reference(&ref);
+                    free(y);
+                    free(x);
+                    free((void *)w.data);
+                }
+            }
+        }
+        slm_ops_free(ops);
+    }
+}
+
+/* Every tiled kernel at every SIMD level the CPU has, called directly. */
+static void test_gemm_levels(void **state) {
+    (void)state;
+    const slm_simd_level levels[] = {SLM_SIMD_AVX2, SLM_SIMD_AVX512};
+    int checked = 0;
+    for (size_t li = 0; li < COUNT(levels); li++) {
+        if (slm_simd_detect() < levels[li]) continue;
+        for (size_t ti = 0; ti < N_TYPES; ti++) {
+            slm_gemm_fn gemm = slm_gemm_kernel_at(TYPES[ti], levels[li]);
+            if (!gemm) continue;
+            for (size_t ri = 0; ri < COUNT(ROWS); ri++)
+                for (size_t ki = 0; ki < COUNT(TOKS); ki++) {
+                    slm_matrix w = rand_matrix(TYPES[ti], ROWS[ri], cols_for(TYPES[ti]));
+                    float *x = rand_floats(w.cols * TOKS[ki]);
+                    reference ref = make_reference(&w, x, TOKS[ki]);
+                    /* output rows strided wider than rows, as in a row split */
+                    const int64_t ldy = w.rows + 3;
+                    float *y = calloc((size_t)(ldy * TOKS[ki]), sizeof(float));
+                    float *yc = malloc(sizeof(float) * (size_t)(w.rows * TOKS[ki]));
+                    assert_true(y && yc);
+                    gemm(w.cols, w.data, w.row_bytes, w.rows, ref.act, ref.act_row, TOKS[ki], y, ldy);
+                    for (int64_t t = 0; t < TOKS[ki]; t++) {
+                        memcpy(yc + t * w.rows, y + t * ldy, sizeof(float) * (size_t)w.rows);
+                        for (int64_t r = w.rows; r < ldy; r++) assert_true(y[t * ldy + r] == 0.0f);
+                    }
+                    expect_close(slm_simd_name(levels[li]), &w, TOKS[ki], yc, &ref);
+                    checked++;
+                    free(y);
+                    free(yc);
+                    free_reference(&ref);
+                    free(x);
+                    free((void *)w.data);
+                }
+        }
+    }
+    if (slm_simd_detect() >= SLM_SIMD_AVX2) assert_true(checked > 0);
+    else skip();
+}
+
+/* Matmul results do not depend on the thread count beyond rounding: the
+ * same row is computed by the same kernel whatever thread owns it. */
+static void test_threads_identical(void **state) {
+    (void)state;
+    const slm_dtype types[] = {SLM_TYPE_Q4_K, SLM_TYPE_Q6_K, SLM_TYPE_Q8_0, SLM_TYPE_F16};
+    for (size_t ti = 0; ti < COUNT(types); ti++) {
+        slm_matrix w = rand_matrix(types[ti], 37, cols_for(types[ti]));
+        float *x = rand_floats(w.cols * 11);
+        float *y1 = malloc(sizeof(float) * 37 * 11), *y3 = malloc(sizeof(float) * 37 * 11);
+        assert_true(y1 && y3);
+        slm_ops *o1 = NULL, *o3 = NULL;
+        slm_error err = {0};
+        assert_int_equal(slm_ops_create(1, &o1, &err), SLM_OK);
+        assert_int_equal(slm_ops_create(3, &o3, &err), SLM_OK);
+        assert_int_equal(slm_matmul(o1, &w, x, 11, y1, &err), SLM_OK);
+        assert_int_equal(slm_matmul(o3, &w, x, 11, y3, &err), SLM_OK);
+        assert_memory_equal(y1, y3, sizeof(float) * 37 * 11);
+        slm_ops_free(o1);
+        slm_ops_free(o3);
+        free(y1);
+        free(y3);
+        free(x);
+        free((void *)w.data);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_matmul_all_types),
+        cmocka_unit_test(test_gemm_levels),
+        cmocka_unit_test(test_threads_identical),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
