@@ -140,24 +140,49 @@ typedef enum slm_scan_verdict {
     SLM_SCAN_UNSUPPORTED = 2, /* not GGUF: slm never loads it */
 } slm_scan_verdict;
 
-#define SLM_SCAN_MAX_FINDINGS 16
+#define SLM_SCAN_MAX_FINDINGS 32
+#define SLM_SCAN_MAX_IMPORTS 32
 
 typedef struct slm_scan_report {
     slm_scan_verdict verdict;
-    char format[32]; /* "gguf", "pickle", "pytorch-zip", "safetensors", "unknown" */
+    char format[32]; /* "gguf", "pickle", "pytorch-zip", "zip", "safetensors", "unknown" */
     int n_findings;
     char findings[SLM_SCAN_MAX_FINDINGS][256];
+    /* Distinct imports ("module.name") of pickle GLOBAL / STACK_GLOBAL /
+     * INST opcodes, in order of appearance; n_imports counts all of them
+     * even past SLM_SCAN_MAX_IMPORTS. */
+    int n_imports;
+    char imports[SLM_SCAN_MAX_IMPORTS][128];
     int64_t n_tensors;
     uint64_t tensor_bytes;
 } slm_scan_report;
 
 /* Identifies the format from the bytes (never the name) and checks it:
- * GGUF gets the reader's full validation, then chat templates are searched
- * for sandbox escapes (dunder attributes, import, os/subprocess, eval...),
- * tensors for sane counts and sizes. Pickle and zip archives are reported
- * UNSUPPORTED and never deserialised. Returns SLM_OK when a verdict was
- * reached (even UNSAFE); an error only when the file cannot be read. */
+ * - GGUF: the reader's full validation, chat templates searched for
+ *   sandbox escapes (dunder attributes, import, os/subprocess, eval...),
+ *   tensors for sane counts and sizes. SAFE when all is well.
+ * - pickle (raw, or every *.pkl member of a PyTorch zip archive, stored or
+ *   deflated): never unpickled; the opcodes are walked (protocols 0-5) and
+ *   every import listed. Dangerous imports (os, subprocess, builtins.eval,
+ *   ...), imports outside the allowlist of tensor-rebuilding functions,
+ *   unresolvable STACK_GLOBALs and broken or truncated streams (the
+ *   nullifAI trick: everything before the break still runs) make it
+ *   UNSAFE; otherwise UNSUPPORTED (slm never loads pickles).
+ * - safetensors: header length bounded, header JSON with known dtypes,
+ *   shape x dtype size == byte range, offsets inside the file, sorted,
+ *   non-overlapping, covering the data. UNSAFE when malformed, otherwise
+ *   UNSUPPORTED (slm loads GGUF only).
+ * Returns SLM_OK when a verdict was reached (even UNSAFE); an error only
+ * when the file cannot be read. */
 slm_status slm_scan_file(const char *path, slm_scan_report *rep, slm_error *err);
+/* The same on bytes in memory (rep is reset first). */
+void slm_scan_memory(const void *data, size_t size, slm_scan_report *rep);
+/* The individual scanners (exposed for tests and fuzzing): they append
+ * findings and imports to rep and raise its verdict. `what` names the
+ * pickle in findings (a zip member name, or "pickle"). */
+void slm_scan_pickle(const void *data, size_t size, const char *what, slm_scan_report *rep);
+void slm_scan_zip(const void *data, size_t size, slm_scan_report *rep);
+void slm_scan_safetensors(const void *data, size_t size, slm_scan_report *rep);
 /* The template check alone (exposed for tests): appends findings. */
 void slm_scan_template(const char *tmpl, size_t len, const char *key, slm_scan_report *rep);
 const char *slm_scan_verdict_name(slm_scan_verdict v);

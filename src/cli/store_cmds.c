@@ -247,7 +247,10 @@ int cli_rm(int argc, char **argv) {
 static void scan_usage(FILE *f) {
     fprintf(f, "usage: slm scan PATH|NAME [--json]\n"
                "  Identifies the file's format from its bytes and checks it is safe to load: GGUF gets full\n"
-               "  validation plus tensor and chat-template checks; pickle/PyTorch/safetensors are never loaded.\n"
+               "  validation plus tensor and chat-template checks. Pickles (raw or in PyTorch .bin/.pt/.pth/.ckpt\n"
+               "  zip archives) are never unpickled: their opcodes are walked and every import listed; dangerous\n"
+               "  or unknown imports and broken streams make them UNSAFE. safetensors headers are validated.\n"
+               "  slm loads GGUF only, so any other valid file is UNSUPPORTED.\n"
                "  Exit status: 0 SAFE, 3 UNSAFE, 4 UNSUPPORTED (not GGUF), 1 error, 2 usage.\n");
 }
 
@@ -259,9 +262,12 @@ static void print_scan(const char *path, const slm_scan_report *r, bool json) {
     if (json) {
         json_t *f = json_array();
         for (int i = 0; i < r->n_findings; i++) json_array_append_new(f, json_string(r->findings[i]));
-        json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:o}", "file", path, "format", r->format, "verdict",
+        json_t *imp = json_array();
+        for (int i = 0; i < r->n_imports && i < SLM_SCAN_MAX_IMPORTS; i++)
+            json_array_append_new(imp, json_string(r->imports[i]));
+        json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:o,s:o}", "file", path, "format", r->format, "verdict",
                               slm_scan_verdict_name(r->verdict), "tensors", (json_int_t)r->n_tensors,
-                              "tensor_bytes", (json_int_t)r->tensor_bytes, "findings", f);
+                              "tensor_bytes", (json_int_t)r->tensor_bytes, "findings", f, "imports", imp);
         char *t = json_dumps(o, JSON_INDENT(2));
         if (t) printf("%s\n", t);
         free(t);
@@ -270,6 +276,11 @@ static void print_scan(const char *path, const slm_scan_report *r, bool json) {
     }
     printf("%s: %s (%s)\n", path, slm_scan_verdict_name(r->verdict), r->format);
     for (int i = 0; i < r->n_findings; i++) printf("  - %s\n", r->findings[i]);
+    if (r->n_imports) {
+        printf("  imports:");
+        for (int i = 0; i < r->n_imports && i < SLM_SCAN_MAX_IMPORTS; i++) printf(" %s", r->imports[i]);
+        printf(r->n_imports > SLM_SCAN_MAX_IMPORTS ? " ... (%d in all)\n" : "\n", r->n_imports);
+    }
 }
 
 int cli_scan(int argc, char **argv) {

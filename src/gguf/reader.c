@@ -51,13 +51,23 @@ static slm_status parse_version(gguf_rd *r, slm_gguf *g) {
     return SLM_OK;
 }
 
+/* Formats people try to load instead of GGUF, for a clearer error. */
+static const char *other_format(const uint8_t *b, uint64_t n) {
+    if (n >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5) return "a Python pickle (unsafe to load)";
+    if (memcmp(b, "PK\003\004", 4) == 0) return "a zip archive (a PyTorch checkpoint holds pickles)";
+    if (n >= 9 && b[8] == '{' && b[4] == 0 && b[5] == 0 && b[6] == 0 && b[7] == 0) return "a safetensors file";
+    return NULL;
+}
+
 static slm_status parse_header(gguf_rd *r, slm_gguf *g) {
     if (r->size < 4)
         return gguf_fail(r, 0, "file is too small to be GGUF (%" PRIu64 " bytes)", r->size);
     if (memcmp(r->base, "GGUF", 4) != 0) {
         char q[16];
-        return gguf_fail(r, 0, "bad magic '%s' (expected 'GGUF')",
-                         gguf_quote(q, sizeof q, (const char *)r->base, 4));
+        const char *kind = other_format(r->base, r->size);
+        return gguf_fail(r, 0, "bad magic '%s' (expected 'GGUF')%s%s%s",
+                         gguf_quote(q, sizeof q, (const char *)r->base, 4), kind ? ": this is " : "",
+                         kind ? kind : "", kind ? ", not GGUF; slm loads GGUF only (check it with `slm scan`)" : "");
     }
     r->pos = 4;
     uint64_t nt, nkv;

@@ -1,16 +1,20 @@
 /* `slm scan`: what is this file, and is it safe to load? The format comes
  * from the first bytes, never the name. GGUF gets the reader's full
- * validation plus checks of tensors and chat templates; pickle, PyTorch zip
- * archives and safetensors are identified and reported UNSUPPORTED: slm
- * never deserialises them (unpickling runs arbitrary code). */
+ * validation plus checks of tensors and chat templates; pickles, PyTorch
+ * zip archives and safetensors go to their own scanners (scan_pickle.c,
+ * scan_zip.c, scan_safetensors.c), which never deserialise anything. The
+ * file is mmapped read-only and every scanner works on the bytes. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "slm/gguf.h"
-#include "slm/store.h"
+#include "store/store_internal.h"
 
 #define MAX_TENSORS 1000000
 
@@ -18,27 +22,40 @@ const char *slm_scan_verdict_name(slm_scan_verdict v) {
     return v == SLM_SCAN_SAFE ? "SAFE" : v == SLM_SCAN_UNSAFE ? "UNSAFE" : "UNSUPPORTED";
 }
 
-/* Adds a finding (truncated to the report's line length) and raises the verdict. */
-__attribute__((format(printf, 3, 4))) static void finding(slm_scan_report *rep, slm_scan_verdict v,
-                                                          const char *fmt, ...) {
+/* UNSAFE outranks UNSUPPORTED outranks SAFE (the enum order is the exit
+ * code order, not the severity). */
+static int severity(slm_scan_verdict v) { return v == SLM_SCAN_UNSAFE ? 2 : v == SLM_SCAN_UNSUPPORTED ? 1 : 0; }
+
+void store_scan_add(slm_scan_report *rep, slm_scan_verdict v, const char *fmt, ...) {
+    if (!rep) return;
     if (rep->n_findings < SLM_SCAN_MAX_FINDINGS) {
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(rep->findings[rep->n_findings++], sizeof rep->findings[0], fmt, ap);
         va_end(ap);
     }
-    if (v > rep->verdict) rep->verdict = v;
+    if (severity(v) > severity(rep->verdict)) rep->verdict = v;
+}
+#define finding store_scan_add
+
+/* A protocol 0/1 pickle has no PROTO opcode: it starts with MARK, GLOBAL or
+ * an empty container and ends with STOP. */
+static bool old_pickle(const unsigned char *b, size_t n) {
+    if (n < 2 || b[n - 1] != '.' || !strchr("(c}])", b[0])) return false;
+    if (b[0] != 'c') return true;
+    const unsigned char *nl = memchr(b, '\n', n < 256 ? n : 256);
+    return nl && nl > b + 1;
 }
 
-/* Names the format from the first bytes. */
-static const char *identify(const unsigned char *b, size_t n, uint64_t file_size) {
+/* Names the format from the bytes. */
+static const char *identify(const unsigned char *b, size_t n) {
     if (n >= 4 && memcmp(b, "GGUF", 4) == 0) return "gguf";
-    if (n >= 2 && b[0] == 0x80 && b[1] <= 5) return "pickle";
-    if (n >= 4 && memcmp(b, "PK\003\004", 4) == 0) return "pytorch-zip";
+    if ((n >= 2 && b[0] == 0x80 && b[1] <= 5) || old_pickle(b, n)) return "pickle";
+    if (n >= 4 && (memcmp(b, "PK\003\004", 4) == 0 || memcmp(b, "PK\005\006", 4) == 0)) return "zip";
     if (n >= 9) {
         uint64_t hl = 0;
         for (int i = 7; i >= 0; i--) hl = hl << 8 | b[i];
-        if (b[8] == '{' && hl >= 2 && hl <= file_size - 8) return "safetensors";
+        if (b[8] == '{' && hl >= 2 && hl <= n - 8) return "safetensors";
     }
     return "unknown";
 }
@@ -68,10 +85,10 @@ static void scan_tensors(const slm_gguf *g, slm_scan_report *rep) {
     if (total > slm_gguf_file_size(g)) finding(rep, SLM_SCAN_UNSAFE, "tensor data larger than the file");
 }
 
-static void scan_gguf(const char *path, slm_scan_report *rep) {
+static void scan_gguf(const void *data, size_t size, const char *name, slm_scan_report *rep) {
     slm_gguf *g = NULL;
     slm_error e = {0};
-    if (slm_gguf_open(path, &g, &e) != SLM_OK) {
+    if (slm_gguf_open_memory(data, size, name, &g, &e) != SLM_OK) {
         finding(rep, SLM_SCAN_UNSAFE, "invalid GGUF, the loader refuses it: %s", e.msg);
         return;
     }
@@ -83,30 +100,46 @@ static void scan_gguf(const char *path, slm_scan_report *rep) {
     slm_gguf_close(g);
 }
 
-slm_status slm_scan_file(const char *path, slm_scan_report *rep, slm_error *err) {
+static void scan_named(const void *data, size_t size, const char *name, slm_scan_report *rep) {
     memset(rep, 0, sizeof *rep);
-    struct stat sb;
-    if (stat(path, &sb) != 0) return slm_error_set(err, SLM_ERR_IO, "%s: %s", path, strerror(errno));
-    if (!S_ISREG(sb.st_mode)) return slm_error_set(err, SLM_ERR_IO, "%s: not a regular file", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return slm_error_set(err, SLM_ERR_IO, "%s: %s", path, strerror(errno));
-    unsigned char head[16];
-    size_t n = fread(head, 1, sizeof head, f);
-    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    fclose(f);
-    if (size < 0) return slm_error_set(err, SLM_ERR_IO, "%s: cannot determine the size (not a regular file?)", path);
-    const char *fmt = identify(head, n, (uint64_t)size);
+    const char *fmt = identify(data, size);
     snprintf(rep->format, sizeof rep->format, "%s", fmt);
     if (strcmp(fmt, "gguf") == 0) {
-        scan_gguf(path, rep);
-    } else if (strcmp(fmt, "pickle") == 0 || strcmp(fmt, "pytorch-zip") == 0) {
-        finding(rep, SLM_SCAN_UNSUPPORTED,
-                "%s: pickle-based formats can run arbitrary code when loaded; slm never unpickles. Use a GGUF "
-                "conversion of this model", fmt);
+        scan_gguf(data, size, name, rep);
+    } else if (strcmp(fmt, "pickle") == 0) {
+        slm_scan_pickle(data, size, "pickle", rep);
+        finding(rep, SLM_SCAN_UNSUPPORTED, "pickle: scanned without unpickling (%d import(s)); slm never unpickles: "
+                "use a GGUF conversion of this model", rep->n_imports);
+    } else if (strcmp(fmt, "zip") == 0) {
+        slm_scan_zip(data, size, rep);
     } else if (strcmp(fmt, "safetensors") == 0) {
-        finding(rep, SLM_SCAN_UNSUPPORTED, "%s: not loadable by slm; convert it to GGUF", fmt);
+        slm_scan_safetensors(data, size, rep);
     } else {
         finding(rep, SLM_SCAN_UNSUPPORTED, "unknown format: not GGUF");
     }
+}
+
+void slm_scan_memory(const void *data, size_t size, slm_scan_report *rep) {
+    static const unsigned char empty[1];
+    scan_named(data ? data : empty, data ? size : 0, "<memory>", rep);
+}
+
+slm_status slm_scan_file(const char *path, slm_scan_report *rep, slm_error *err) {
+    memset(rep, 0, sizeof *rep);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block */
+    if (fd < 0) return slm_error_set(err, SLM_ERR_IO, "%s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return slm_error_set(err, SLM_ERR_IO, "%s: not a regular file", path);
+    }
+    size_t size = (size_t)sb.st_size;
+    void *map = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+    int e = errno;
+    close(fd);
+    if (map == MAP_FAILED) return slm_error_set(err, SLM_ERR_IO, "%s: cannot map: %s", path, strerror(e));
+    static const unsigned char empty[1];
+    scan_named(map ? map : empty, size, path, rep);
+    if (map) munmap(map, size);
     return SLM_OK;
 }

@@ -96,4 +96,9 @@ typedef struct store_blob_req {
 } store_blob_req;
 slm_status store_download_blob(slm_store *s, store_http *h, const store_blob_req *b, slm_error *err);
 
+/* scan.c: appends a finding (truncated to the report's line length) and
+ * raises the verdict to at least v. */
+__attribute__((format(printf, 3, 4))) void store_scan_add(slm_scan_report *rep, slm_scan_verdict v,
+                                                          const char *fmt, ...);
+
 #endif

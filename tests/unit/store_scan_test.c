@@ -1,8 +1,9 @@
 /* Tests for `slm scan`: a real model is SAFE, all 25 real chat templates of
  * ../shared/chat-templates pass, sandbox-escape templates (dunder access,
  * |attr, cycler/lipsum globals, escaped underscores, import) are UNSAFE,
- * formats are identified from bytes (pickle, PyTorch zip, safetensors,
- * unknown: UNSUPPORTED), and truncated or tensor-less GGUF is UNSAFE. */
+ * formats are identified from bytes (pickle, zip, safetensors, unknown),
+ * and truncated or tensor-less GGUF is UNSAFE. The pickle, zip and
+ * safetensors scanners have their own tests in store_scan_formats_test.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -162,14 +163,16 @@ static void test_formats_from_bytes(void **state) {
     static const char pk[] = "\x80\x04\x95\x1d\x00\x00\x00\x00\x00\x00\x00\x8c\x05posix\x94\x8c\x06system\x94"
                              "\x93\x94\x8c\x02id\x94\x85\x94R\x94.";
     slm_scan_report r = scan_bytes("model.gguf", pk, sizeof pk - 1); /* the name lies */
-    assert_int_equal(r.verdict, SLM_SCAN_UNSUPPORTED);
+    assert_int_equal(r.verdict, SLM_SCAN_UNSAFE);
     assert_string_equal(r.format, "pickle");
-    assert_non_null(strstr(r.findings[0], "never unpickles"));
-    static const char zip[] = "PK\x03\x04\x14\x00\x00\x00archive/data.pkl";
+    assert_int_equal(r.n_imports, 1);
+    assert_string_equal(r.imports[0], "posix.system");
+    static const char zip[] = "PK\x03\x04\x14\x00\x00\x00archive/data.pkl"; /* no central directory */
     r = scan_bytes("model.bin", zip, sizeof zip - 1);
-    assert_string_equal(r.format, "pytorch-zip");
-    assert_int_equal(r.verdict, SLM_SCAN_UNSUPPORTED);
-    static const char st[] = "\x0f\x00\x00\x00\x00\x00\x00\x00{\"__metadata__\"}";
+    assert_string_equal(r.format, "zip");
+    assert_int_equal(r.verdict, SLM_SCAN_UNSAFE);
+    assert_non_null(strstr(r.findings[0], "end-of-central-directory"));
+    static const char st[] = "\x02\x00\x00\x00\x00\x00\x00\x00{}";
     r = scan_bytes("model.safetensors", st, sizeof st - 1);
     assert_string_equal(r.format, "safetensors");
     assert_int_equal(r.verdict, SLM_SCAN_UNSUPPORTED);
