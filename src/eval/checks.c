@@ -156,17 +156,17 @@ static json_t *calls_of(const slm_eval_output *o) {
 static bool check_tools(const slm_eval_check *c, const slm_eval_case *k, const slm_eval_output *o,
                         slm_eval_verdict *v, int *exec, slm_error *err) {
     json_t *calls = calls_of(o);
-    char why[400] = "no tool call in the output";
+    char exec_why[400] = "no tool call in the output", call_why[400] = "";
     bool all_exec = json_array_size(calls) > 0, found = false;
+    if (c->kind == SLM_CHECK_TOOL_CALL) snprintf(call_why, sizeof call_why, "no call to %.100s", c->value);
     size_t i;
     json_t *call;
     json_array_foreach(calls, i, call) {
         json_t *args;
         char w[400] = "";
-        bool ex = call_executable(call, k->tools, &args, w, sizeof w, err);
-        if (!ex) {
+        if (!call_executable(call, k->tools, &args, w, sizeof w, err)) {
+            if (all_exec) snprintf(exec_why, sizeof exec_why, "%s", w); /* the first reason */
             all_exec = false;
-            snprintf(why, sizeof why, "%s", w);
         }
         const char *name = json_string_value(json_object_get(json_object_get(call, "function"), "name"));
         if (c->kind == SLM_CHECK_TOOL_CALL && name && !strcmp(name, c->value) && !found) {
@@ -177,18 +177,15 @@ static bool check_tools(const slm_eval_check *c, const slm_eval_case *k, const s
                 ok = slm_eval_schema_valid(c->json_schema, args, &valid, err) == SLM_OK && valid;
             }
             found = ok;
-            if (!ok) snprintf(why, sizeof why, "%.100s called with other arguments", c->value);
+            if (!ok) snprintf(call_why, sizeof call_why, "%.100s called with other arguments", c->value);
         }
         json_decref(args);
     }
-    if (c->kind == SLM_CHECK_TOOL_CALL && !found && json_array_size(calls) && !strstr(why, "arguments")) {
-        snprintf(why, sizeof why, "no call to %.100s", c->value);
-    }
     json_decref(calls);
     *exec = all_exec;
-    bool pass = c->kind == SLM_CHECK_TOOL_CALL ? found && all_exec : all_exec;
-    if (!pass && c->kind == SLM_CHECK_TOOL_CALL && found) snprintf(why, sizeof why, "a tool call is not executable");
-    return pass ? true : fail(v, c, "%s", why);
+    if (!all_exec) return fail(v, c, "%s", exec_why);
+    if (c->kind == SLM_CHECK_TOOL_CALL && !found) return fail(v, c, "%s", call_why);
+    return true;
 }
 
 static bool check_json(const slm_eval_check *c, const slm_eval_output *o, slm_eval_verdict *v, slm_error *err,

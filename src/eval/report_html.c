@@ -246,6 +246,7 @@ static void failed_cases(ev_buf *b, const json_t *results) {
         ev_html_escape(b, json_string_value(json_object_get(r, "case")));
         ev_buf_puts(b, "</b>: <span class=why>");
         const char *why = json_string_value(json_object_get(r, "why"));
+        if (!why) why = json_string_value(json_object_get(r, "error"));
         ev_html_escape(b, why ? why : "failed");
         ev_buf_puts(b, "</span></summary><div>input</div><pre>");
         ev_html_escape(b, json_string_value(json_object_get(r, "input")));

@@ -75,6 +75,7 @@ void slm_eval_report_text(const json_t *report, FILE *f, size_t max_failures) {
         if (shown >= max_failures) continue;
         shown++;
         const char *why = json_string_value(json_object_get(t, "why"));
+        if (!why) why = json_string_value(json_object_get(t, "error"));
         fprintf(f, "  %s / %s: %.200s\n", json_string_value(json_object_get(t, "target")),
                 json_string_value(json_object_get(t, "case")), why ? why : "failed");
     }

@@ -106,7 +106,8 @@ slm_status slm_eval_schema_valid(const json_t *schema, const json_t *value, bool
     if (!st) {
         slm_error lim = {0};
         bool ok = slm_grammar_matcher_accept_bytes(m, vtext, strlen(vtext), &lim);
-        if (lim.code) st = slm_error_set(err, lim.code, "%s", lim.msg);
+        /* a mismatch may come with a message too; only limits are errors */
+        if (lim.code == SLM_ERR_NOMEM) st = slm_error_set(err, lim.code, "%s", lim.msg);
         *valid = ok && slm_grammar_matcher_is_accepting(m);
     }
     slm_grammar_matcher_free(m);
