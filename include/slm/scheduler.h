@@ -24,6 +24,7 @@
 #include "slm/base.h"
 #include "slm/engine.h"
 #include "slm/gguf.h"
+#include "slm/grammar.h"
 #include "slm/model.h"
 #include "slm/sample.h"
 #include "slm/tokenizer.h"
@@ -57,12 +58,49 @@ typedef struct slm_sched_stats {
     uint64_t n_rejected;   /* refused because the queue was full */
     uint64_t n_prompt_tokens, n_cached_tokens, n_gen_tokens;
     uint64_t n_batches;    /* forward passes */
+    /* constrained decoding: tokens sampled under a grammar mask, and the
+     * time spent computing their masks (fill_mask + masked sampling) */
+    uint64_t n_masked_tokens;
+    double mask_seconds;     /* total; mean per token = mask_seconds / n_masked_tokens */
+    double mask_max_seconds; /* the slowest single token */
 } slm_sched_stats;
 
 void slm_sched_get_stats(slm_sched *s, slm_sched_stats *out);
 
 #define SLM_MAX_TOP_LOGPROBS 20
 #define SLM_MAX_STOPS 16
+#define SLM_MAX_TRIGGERS 8
+
+/* A grammar constraint that requests share: a compiled grammar plus, for a
+ * lazy constraint, the trigger strings that switch it on. Reference
+ * counted, because the engine may still run a request after its caller
+ * let go of it; the grammar is read-only once built, so any number of
+ * requests may use it at once.
+ *
+ * Eager (n_triggers == 0): every generated token is masked by the grammar
+ * from the first one; end-of-generation is allowed only where the grammar
+ * may end, and generation stops (finish STOP) as soon as the grammar is
+ * done.
+ *
+ * Lazy (n_triggers > 0): generation is free until one of the triggers
+ * appears in the output (matched on the text with special tokens rendered,
+ * so a control token such as "<|python_tag|>" can be a trigger). From the
+ * trigger's first byte on, the output must follow the grammar: the grammar
+ * describes the text starting with the trigger. This is how `tool_choice:
+ * auto` lets a model answer in prose or start a well-formed tool call.
+ *
+ * Fail closed: if the grammar cannot go on (a limit, no allowed token, or
+ * text after a trigger the grammar refuses), the request ends with an
+ * error, never with unconstrained output. */
+typedef struct slm_constraint slm_constraint;
+
+/* Takes ownership of g (freed with the last reference, also on failure).
+ * triggers are copied; n_triggers <= SLM_MAX_TRIGGERS, each non-empty. */
+slm_status slm_constraint_new(slm_grammar *g, const char *const *triggers, int32_t n_triggers,
+                              slm_constraint **out, slm_error *err);
+slm_constraint *slm_constraint_ref(slm_constraint *c);
+void slm_constraint_unref(slm_constraint *c); /* NULL is fine */
+const slm_grammar *slm_constraint_grammar(const slm_constraint *c);
 
 typedef struct slm_request_params {
     const int32_t *prompt;   /* copied; must be non-empty and < n_ctx tokens */
@@ -72,6 +110,7 @@ typedef struct slm_request_params {
     const char *const *stop; /* stop strings (copied); output ends before the first match */
     int32_t n_stop;          /* <= SLM_MAX_STOPS */
     int32_t n_logprobs;      /* -1: none; 0: the chosen token's; k: also the top k (<= 20) */
+    slm_constraint *constraint; /* NULL: free generation; the request takes its own reference */
 } slm_request_params;
 
 void slm_request_params_default(slm_request_params *p);

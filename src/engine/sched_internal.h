@@ -33,6 +33,7 @@ struct slm_request {
     float *bias_values;
     char *stop[SLM_MAX_STOPS];
     int32_t n_stop;
+    slm_constraint *cons;    /* our reference, or NULL */
     double t_submit;
     struct slm_request *qnext; /* waiting queue link (engine side) */
 };
@@ -80,6 +81,13 @@ typedef struct sched_slot {
     slm_sampler *smp;
     slm_detok detok;
     sched_stop stop;
+    /* constrained decoding (sched_grammar.c); the constraint is the request's */
+    slm_grammar_matcher *matcher; /* NULL: free, or a lazy constraint not triggered yet */
+    uint32_t *mask;
+    char *trig;                   /* output with specials rendered, while waiting for a trigger */
+    size_t trig_len, trig_cap;
+    uint64_t n_masked;            /* added to the scheduler's stats when the request ends */
+    double mask_s, mask_max_s;
 } sched_slot;
 
 struct slm_sched {
@@ -88,6 +96,7 @@ struct slm_sched {
     slm_tokenizer *tok;
     slm_ops *ops;
     slm_context *ctx;
+    slm_grammar_vocab *gvocab;   /* built on the first constrained request (engine thread) */
     int32_t n_ctx, n_batch, n_slots, max_queue, n_vocab;
     double t_load_s;
     sched_slot *slots;
@@ -105,6 +114,21 @@ struct slm_sched {
     pthread_t thread;
     bool thread_started;
 };
+
+/* ---- sched_grammar.c: constrained decoding for one slot ---- */
+/* Sets up the slot for its request's constraint (the vocabulary is built
+ * once per model on first use). */
+slm_status sched_grammar_start(slm_sched *s, sched_slot *sl, slm_error *err);
+/* Samples the next token under the grammar mask when one is active
+ * (timing it), else freely. -1 with err filled when nothing can be chosen. */
+int32_t sched_grammar_sample(slm_sched *s, sched_slot *sl, const float *logits, slm_error *err);
+/* Advances the grammar by a generated (non-EOG) token; for a lazy
+ * constraint, looks for a trigger and switches the grammar on. */
+slm_status sched_grammar_accept(slm_sched *s, sched_slot *sl, int32_t tok, slm_error *err);
+/* The grammar is complete and nothing can extend it. */
+bool sched_grammar_done(const sched_slot *sl);
+/* Frees the slot's grammar state and merges its mask timings into stats (under mu). */
+void sched_grammar_end(slm_sched *s, sched_slot *sl);
 
 /* The engine thread's body (sched_loop.c). */
 void *sched_engine_main(void *arg);

@@ -71,6 +71,7 @@ void sched_slot_finish(slm_sched *s, sched_slot *sl, slm_finish why, slm_status 
     ev.t_prompt_s = sl->t_prompt_done > 0 ? sl->t_prompt_done - r->t_submit : 0;
     ev.t_gen_s = sl->t_first > 0 ? now - sl->t_first : 0;
     /* The slot is free before the caller sees DONE. */
+    sched_grammar_end(s, sl);
     slm_sampler_free(sl->smp);
     sched_stop_free(&sl->stop);
     sl->smp = NULL;
@@ -128,7 +129,15 @@ static slm_status start_slot(slm_sched *s, sched_slot *sl, slm_request *r, int32
     for (size_t i = 0; i < r->n_prompt; i++) slm_sampler_accept(sl->smp, r->prompt[i]);
     slm_detok_init(&sl->detok, s->tok, false);
     sched_stop_init(&sl->stop, r->stop, r->n_stop);
-    return SLM_OK;
+    st = sched_grammar_start(s, sl, err);
+    if (st != SLM_OK) {
+        sched_grammar_end(s, sl);
+        sched_stop_free(&sl->stop);
+        slm_sampler_free(sl->smp);
+        sl->smp = NULL;
+        sl->req = NULL;
+    }
+    return st;
 }
 
 /* Pops the next waiting request that was not cancelled (under mu). */
@@ -224,9 +233,10 @@ static void step_slot(slm_sched *s, sched_slot *sl, const float *logits) {
         sched_slot_finish(s, sl, SLM_FINISH_LENGTH, SLM_OK, NULL);
         return;
     }
-    int32_t tok = slm_sampler_sample(sl->smp, logits);
+    slm_error err = {0};
+    int32_t tok = sched_grammar_sample(s, sl, logits, &err);
     if (tok < 0) {
-        sched_slot_finish(s, sl, SLM_FINISH_STOP, SLM_ERR_INVALID_ARG, "no token can be sampled (all are banned)");
+        sched_slot_finish(s, sl, SLM_FINISH_STOP, err.code, err.msg);
         return;
     }
     if (sl->t_first == 0) sl->t_first = slm_now_s();
@@ -234,11 +244,16 @@ static void step_slot(slm_sched *s, sched_slot *sl, const float *logits) {
         sched_slot_finish(s, sl, SLM_FINISH_STOP, SLM_OK, NULL);
         return;
     }
+    /* Fail closed: a token the grammar refuses never reaches the output. */
+    if (sched_grammar_accept(s, sl, tok, &err) != SLM_OK) {
+        sched_slot_finish(s, sl, SLM_FINISH_STOP, err.code, err.msg);
+        return;
+    }
     slm_sampler_accept(sl->smp, tok);
     sl->n_gen++;
     bool stopped = false;
     emit_token(s, sl, tok, logits, &stopped);
-    if (stopped) sched_slot_finish(s, sl, SLM_FINISH_STOP, SLM_OK, NULL);
+    if (stopped || sched_grammar_done(sl)) sched_slot_finish(s, sl, SLM_FINISH_STOP, SLM_OK, NULL);
     else if (r->n_predict >= 0 && sl->n_gen >= r->n_predict) sched_slot_finish(s, sl, SLM_FINISH_LENGTH, SLM_OK, NULL);
     else sl->pending = tok;
 }

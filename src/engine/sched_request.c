@@ -24,6 +24,7 @@ static slm_status copy_params(slm_request *r, const slm_request_params *p, slm_e
     r->n_predict = p->n_predict;
     r->n_logprobs = p->n_logprobs;
     r->sampling = p->sampling;
+    r->cons = slm_constraint_ref(p->constraint);
     if (p->sampling.n_bias > 0) {
         size_t n = (size_t)p->sampling.n_bias;
         r->bias_tokens = slm_malloc_array(n, sizeof *r->bias_tokens);
@@ -114,6 +115,7 @@ void sched_request_unref(slm_request *r) {
     free(r->bias_tokens);
     free(r->bias_values);
     for (int32_t i = 0; i < r->n_stop; i++) free(r->stop[i]);
+    slm_constraint_unref(r->cons);
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
     free(r);

@@ -86,6 +86,7 @@ void slm_sched_close(slm_sched *s) {
     free(s->b_tok);
     free(s->b_seq);
     free(s->b_logits);
+    slm_grammar_vocab_free(s->gvocab);
     slm_context_free(s->ctx);
     slm_ops_free(s->ops);
     slm_tokenizer_free(s->tok);
