@@ -32,6 +32,13 @@ int slm_ops_threads(const slm_ops *o);
  * Activations are converted to W's vec_dot_type first, like llama.cpp. */
 slm_status slm_matmul(slm_ops *o, const slm_matrix *w, const float *x, int64_t n_tok, float *y,
                       slm_error *err);
+/* Several matrices with the same input and column count (Q/K/V, gate/up):
+ * ys[i] gets what slm_matmul(o, ws[i], x, n_tok, ys[i]) would write, but
+ * the input is converted once per vec_dot_type and all rows are split
+ * between the threads in one pass (one barrier instead of n). */
+#define SLM_MATMUL_MAX 4
+slm_status slm_matmul_multi(slm_ops *o, int n, const slm_matrix *const *ws, const float *x, int64_t n_tok,
+                            float *const *ys, slm_error *err);
 /* Copies row r of W, dequantized, into out[cols]. */
 slm_status slm_matrix_get_row(const slm_matrix *w, int64_t r, float *out, slm_error *err);
 

@@ -82,9 +82,10 @@ static slm_status project_qkv(slm_context *c, const slm_layer *L, int32_t n, slm
         }
         return SLM_OK;
     }
-    st = slm_matmul(c->ops, &L->wq, c->xb, n, c->q, err);
-    if (st == SLM_OK) st = slm_matmul(c->ops, &L->wk, c->xb, n, c->kx, err);
-    if (st == SLM_OK) st = slm_matmul(c->ops, &L->wv, c->xb, n, c->vx, err);
+    /* one pool pass for the three projections of the same input */
+    const slm_matrix *w[3] = {&L->wq, &L->wk, &L->wv};
+    float *y[3] = {c->q, c->kx, c->vx};
+    st = slm_matmul_multi(c->ops, 3, w, c->xb, n, y, err);
     add_bias(c->q, L->bq, qd, n);
     add_bias(c->kx, L->bk, kvd, n);
     add_bias(c->vx, L->bv, kvd, n);
@@ -134,8 +135,9 @@ static slm_status feed_forward(slm_context *c, const slm_layer *L, int32_t n, sl
             memcpy(c->hb + (size_t)t * f, row, (size_t)f * sizeof(float));
         }
     } else {
-        st = slm_matmul(c->ops, &L->w_gate, c->xb, n, c->hb, err);
-        if (st == SLM_OK) st = slm_matmul(c->ops, &L->w_up, c->xb, n, c->hb2, err);
+        const slm_matrix *w[2] = {&L->w_gate, &L->w_up};
+        float *y[2] = {c->hb, c->hb2};
+        st = slm_matmul_multi(c->ops, 2, w, c->xb, n, y, err);
         if (st != SLM_OK) return st;
         slm_silu_mul(c->hb, c->hb2, (int64_t)n * f);
     }

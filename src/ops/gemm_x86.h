@@ -42,10 +42,13 @@ GEMM_INLINE void q4k_tile(const int R, const int T, int64_t nb, const uint8_t *w
         const slm_block_q4_K *x[GEMM_MR];
         const slm_block_q8_K *yb[GEMM_MT];
         __m256i sc[GEMM_MR];
+        __m128i mins[GEMM_MR];
         for (int r = 0; r < R; r++) {
             x[r] = (const slm_block_q4_K *)(w + (size_t)r * ws) + i;
-            __m128i s16 = _mm_cvtepu8_epi16(slm_x86_k4_scales(x[r]->scales));
+            __m128i sm = slm_x86_k4_scales(x[r]->scales);
+            __m128i s16 = _mm_cvtepu8_epi16(sm);
             sc[r] = _mm256_set_m128i(s16, s16);
+            mins[r] = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm));
         }
         for (int t = 0; t < T; t++) yb[t] = (const slm_block_q8_K *)(a + (size_t)t * as) + i;
         __m256i is[GEMM_MR][GEMM_MT];
@@ -67,20 +70,21 @@ GEMM_INLINE void q4k_tile(const int R, const int T, int64_t nb, const uint8_t *w
                 }
             }
         }
-        /* scales d, and the mins through the bsums (pairs of 16-sums) */
+        /* acc += d_y * (d_x * isum - dmin_x * sum_g min[g] * bsum pair[g]) */
         __m128i pair[GEMM_MT];
+        __m256 dy[GEMM_MT];
         for (int t = 0; t < T; t++) {
             __m256i bs = slm_x86_load32(yb[t]->bsums);
             pair[t] = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+            dy[t] = _mm256_broadcast_ss(&yb[t]->d);
         }
         for (int r = 0; r < R; r++) {
-            const float dx = slm_x86_f16(x[r]->d), mx = slm_x86_f16(x[r]->dmin);
-            __m128i sm = slm_x86_k4_scales(x[r]->scales);
-            __m128i mins = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm));
+            const __m256 dx = _mm256_set1_ps(slm_x86_f16(x[r]->d));
+            const __m256 mx = _mm256_set1_ps(slm_x86_f16(x[r]->dmin));
             for (int t = 0; t < T; t++) {
-                __m128 m = _mm_cvtepi32_ps(_mm_madd_epi16(mins, pair[t]));
-                acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(yb[t]->d * dx), _mm256_cvtepi32_ps(is[r][t]), acc[r][t]);
-                acc[r][t] = _mm256_fnmadd_ps(_mm256_set1_ps(yb[t]->d * mx), _mm256_zextps128_ps256(m), acc[r][t]);
+                __m128 m = _mm_cvtepi32_ps(_mm_madd_epi16(mins[r], pair[t]));
+                __m256 v = _mm256_fmsub_ps(_mm256_cvtepi32_ps(is[r][t]), dx, _mm256_mul_ps(_mm256_zextps128_ps256(m), mx));
+                acc[r][t] = _mm256_fmadd_ps(v, dy[t], acc[r][t]);
             }
         }
     }

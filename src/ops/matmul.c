@@ -13,6 +13,7 @@
 
 #include "ops/gemm.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,50 +64,60 @@ static void convert_task(void *ctx, int ith, int nth) {
         j->from_float(j->x + t * j->cols, j->dst + (size_t)t * j->dst_row, j->cols);
 }
 
-typedef struct matmul_job {
+/* One matrix of a job: its kernels, converted activations and outputs. */
+typedef struct matmul_part {
     const slm_matrix *w;
     slm_vec_dot_fn vec_dot;
     slm_gemm_fn gemm; /* NULL: vec_dot per output */
     const uint8_t *act;
     size_t act_row;
-    int64_t n_tok;
     float *y;
+    int64_t tiles; /* rows in SLM_GEMM_ROW_TILE units */
+} matmul_part;
+
+typedef struct matmul_job {
+    matmul_part parts[SLM_MATMUL_MAX];
+    int n_parts;
+    int64_t tiles, n_tok; /* tiles of all parts together */
 } matmul_job;
 
-/* Tiled kernel: this thread's rows (split on tile multiples) by chunks
- * of tokens. */
-static void gemm_task(matmul_job *j, int ith, int nth) {
-    const int64_t rows = j->w->rows, tiles = (rows + SLM_GEMM_ROW_TILE - 1) / SLM_GEMM_ROW_TILE;
-    const int64_t per = (tiles + nth - 1) / nth;
-    const int64_t r0 = per * ith * SLM_GEMM_ROW_TILE;
-    const int64_t r1 = r0 + per * SLM_GEMM_ROW_TILE < rows ? r0 + per * SLM_GEMM_ROW_TILE : rows;
-    if (r0 >= r1) return;
-    const uint8_t *w = (const uint8_t *)j->w->data + (size_t)r0 * j->w->row_bytes;
-    for (int64_t t = 0; t < j->n_tok; t += TOK_CHUNK) {
-        const int64_t nt = j->n_tok - t < TOK_CHUNK ? j->n_tok - t : TOK_CHUNK;
-        j->gemm(j->w->cols, w, j->w->row_bytes, r1 - r0, j->act + (size_t)t * j->act_row, j->act_row, nt,
-                j->y + t * rows + r0, rows);
+/* Rows [r0, r1) of one part, for all tokens. */
+static void part_rows(const matmul_part *p, int64_t n_tok, int64_t r0, int64_t r1) {
+    const int64_t rows = p->w->rows, cols = p->w->cols;
+    const uint8_t *wdata = p->w->data;
+    if (p->gemm) { /* chunks of tokens, all rows of the range per chunk */
+        for (int64_t t = 0; t < n_tok; t += TOK_CHUNK) {
+            const int64_t nt = n_tok - t < TOK_CHUNK ? n_tok - t : TOK_CHUNK;
+            p->gemm(cols, wdata + (size_t)r0 * p->w->row_bytes, p->w->row_bytes, r1 - r0,
+                    p->act + (size_t)t * p->act_row, p->act_row, nt, p->y + t * rows + r0, rows);
+        }
+        return;
+    }
+    for (int64_t rb = r0; rb < r1; rb += ROW_BLOCK) {
+        const int64_t re = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;
+        for (int64_t t = 0; t < n_tok; t++) {
+            const uint8_t *a = p->act + (size_t)t * p->act_row;
+            float *yt = p->y + t * rows;
+            for (int64_t r = rb; r < re; r++) p->vec_dot(cols, &yt[r], wdata + (size_t)r * p->w->row_bytes, a);
+        }
     }
 }
 
+/* The rows of all parts, laid end to end in tiles of SLM_GEMM_ROW_TILE
+ * rows, are split evenly between the threads; a row is always computed by
+ * the same kernel whatever thread gets it, so results do not depend on the
+ * thread count. */
 static void matmul_task(void *ctx, int ith, int nth) {
-    matmul_job *j = ctx;
-    if (j->gemm) {
-        gemm_task(j, ith, nth);
-        return;
-    }
-    const int64_t rows = j->w->rows, cols = j->w->cols;
-    const int64_t per = (rows + nth - 1) / nth;
-    const int64_t r0 = per * ith, r1 = r0 + per < rows ? r0 + per : rows;
-    const uint8_t *wdata = j->w->data;
-    for (int64_t rb = r0; rb < r1; rb += ROW_BLOCK) {
-        const int64_t re = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;
-        for (int64_t t = 0; t < j->n_tok; t++) {
-            const uint8_t *a = j->act + (size_t)t * j->act_row;
-            float *yt = j->y + t * rows;
-            for (int64_t r = rb; r < re; r++)
-                j->vec_dot(cols, &yt[r], wdata + (size_t)r * j->w->row_bytes, a);
-        }
+    const matmul_job *j = ctx;
+    const int64_t per = (j->tiles + nth - 1) / nth;
+    int64_t u0 = per * ith, u1 = u0 + per < j->tiles ? u0 + per : j->tiles;
+    for (int i = 0, base = 0; i < j->n_parts && u0 < u1; base += (int)j->parts[i].tiles, i++) {
+        const matmul_part *p = &j->parts[i];
+        const int64_t a = u0 - base, b = u1 - base;
+        if (b <= 0 || a >= p->tiles) continue;
+        const int64_t r0 = (a > 0 ? a : 0) * SLM_GEMM_ROW_TILE;
+        const int64_t r1 = b < p->tiles ? b * SLM_GEMM_ROW_TILE : p->w->rows;
+        part_rows(p, j->n_tok, r0, r1);
     }
 }
 
@@ -120,34 +131,79 @@ static slm_status ops_reserve(slm_ops *o, size_t bytes, slm_error *err) {
     return SLM_OK;
 }
 
-slm_status slm_matmul(slm_ops *o, const slm_matrix *w, const float *x, int64_t n_tok, float *y,
-                      slm_error *err) {
+/* Fills the kernels of part i and finds where its converted activations
+ * go: the same buffer as an earlier part with the same vec_dot_type, else
+ * a new slice at *offset (bytes of scratch so far). */
+static slm_status part_setup(matmul_job *j, int i, const slm_matrix *w, float *y, size_t *offset,
+                             size_t *act_off, slm_error *err) {
     const slm_type_traits *tt = slm_type_traits_get(w->type);
     if (!tt || !tt->vec_dot)
-        return slm_error_set(err, SLM_ERR_UNSUPPORTED, "no matrix kernels for type %s",
-                             slm_dtype_name(w->type));
-    matmul_job job = {.w = w, .vec_dot = tt->vec_dot, .n_tok = n_tok, .y = y};
-    if (n_tok >= GEMM_MIN_TOK) job.gemm = slm_gemm_kernel(w->type);
+        return slm_error_set(err, SLM_ERR_UNSUPPORTED, "no matrix kernels for type %s", slm_dtype_name(w->type));
+    if (i > 0 && w->cols != j->parts[0].w->cols)
+        return slm_error_set(err, SLM_ERR_INVALID_ARG, "matrices of %lld and %lld columns share an input",
+                             (long long)j->parts[0].w->cols, (long long)w->cols);
+    matmul_part *p = &j->parts[i];
+    *p = (matmul_part){.w = w, .vec_dot = tt->vec_dot, .y = y,
+                       .tiles = (w->rows + SLM_GEMM_ROW_TILE - 1) / SLM_GEMM_ROW_TILE};
+    if (j->n_tok >= GEMM_MIN_TOK) p->gemm = slm_gemm_kernel(w->type);
+    j->tiles += p->tiles;
     if (tt->vec_dot_type == SLM_TYPE_F32) {
-        job.act = (const uint8_t *)x;
-        job.act_row = (size_t)w->cols * sizeof(float);
-    } else {
-        const slm_type_traits *vt = slm_type_traits_get(tt->vec_dot_type);
-        uint64_t row_bytes, total;
-        if (!vt || !vt->from_float || !slm_dtype_row_size(tt->vec_dot_type, (uint64_t)w->cols, &row_bytes) ||
-            !slm_mul_ok(row_bytes, (uint64_t)n_tok, &total))
-            return slm_error_set(err, SLM_ERR_UNSUPPORTED, "cannot convert activations of %lld columns to %s",
-                                 (long long)w->cols, slm_dtype_name(tt->vec_dot_type));
-        slm_status st = ops_reserve(o, (size_t)total, err);
+        p->act_row = (size_t)w->cols * sizeof(float);
+        act_off[i] = SIZE_MAX; /* the input itself */
+        return SLM_OK;
+    }
+    for (int k = 0; k < i; k++)
+        if (slm_type_traits_get(j->parts[k].w->type)->vec_dot_type == tt->vec_dot_type) {
+            p->act_row = j->parts[k].act_row;
+            act_off[i] = act_off[k];
+            return SLM_OK;
+        }
+    const slm_type_traits *vt = slm_type_traits_get(tt->vec_dot_type);
+    uint64_t row_bytes, total;
+    if (!vt || !vt->from_float || !slm_dtype_row_size(tt->vec_dot_type, (uint64_t)w->cols, &row_bytes) ||
+        !slm_mul_ok(row_bytes, (uint64_t)j->n_tok, &total) || total > SIZE_MAX - *offset)
+        return slm_error_set(err, SLM_ERR_UNSUPPORTED, "cannot convert activations of %lld columns to %s",
+                             (long long)w->cols, slm_dtype_name(tt->vec_dot_type));
+    p->act_row = (size_t)row_bytes;
+    act_off[i] = *offset;
+    *offset += (size_t)total;
+    return SLM_OK;
+}
+
+slm_status slm_matmul_multi(slm_ops *o, int n, const slm_matrix *const *w, const float *x, int64_t n_tok,
+                            float *const *y, slm_error *err) {
+    if (n < 1 || n > SLM_MATMUL_MAX)
+        return slm_error_set(err, SLM_ERR_INVALID_ARG, "%d matrices in one matmul (1..%d)", n, SLM_MATMUL_MAX);
+    matmul_job job = {.n_parts = n, .n_tok = n_tok};
+    size_t offset = 0, act_off[SLM_MATMUL_MAX];
+    for (int i = 0; i < n; i++) {
+        slm_status st = part_setup(&job, i, w[i], y[i], &offset, act_off, err);
         if (st != SLM_OK) return st;
-        convert_job cj = {vt->from_float, x, w->cols, n_tok, o->act, (size_t)row_bytes};
+    }
+    slm_status st = ops_reserve(o, offset, err);
+    if (st != SLM_OK) return st;
+    for (int i = 0; i < n; i++) {
+        matmul_part *p = &job.parts[i];
+        if (act_off[i] == SIZE_MAX) {
+            p->act = (const uint8_t *)x;
+            continue;
+        }
+        p->act = (const uint8_t *)o->act + act_off[i];
+        bool first = true; /* convert once per distinct buffer */
+        for (int k = 0; k < i; k++) first = first && act_off[k] != act_off[i];
+        if (!first) continue;
+        const slm_type_traits *vt = slm_type_traits_get(slm_type_traits_get(p->w->type)->vec_dot_type);
+        convert_job cj = {vt->from_float, x, p->w->cols, n_tok, (uint8_t *)p->act, p->act_row};
         if (n_tok == 1) convert_task(&cj, 0, 1);
         else slm_threadpool_run(o->pool, convert_task, &cj);
-        job.act = o->act;
-        job.act_row = (size_t)row_bytes;
     }
     slm_threadpool_run(o->pool, matmul_task, &job);
     return SLM_OK;
+}
+
+slm_status slm_matmul(slm_ops *o, const slm_matrix *w, const float *x, int64_t n_tok, float *y,
+                      slm_error *err) {
+    return slm_matmul_multi(o, 1, &w, x, n_tok, &y, err);
 }
 
 slm_status slm_matrix_get_row(const slm_matrix *w, int64_t r, float *out, slm_error *err) {

@@ -244,11 +244,68 @@ static void test_threads_identical(void **state) {
     }
 }
 
+/* slm_matmul_multi gives exactly what separate slm_matmul calls give, with
+ * mixed weight types (activation buffers shared or not, F32 read in place). */
+static void test_multi_matches_single(void **state) {
+    (void)state;
+    const slm_dtype types[] = {SLM_TYPE_Q4_K, SLM_TYPE_Q8_0, SLM_TYPE_Q6_K, SLM_TYPE_F32};
+    const int64_t rows[] = {13, 5, 67, 3}, cols = 512;
+    for (int threads = 1; threads <= 3; threads++) {
+        slm_ops *ops = NULL;
+        slm_error err = {0};
+        assert_int_equal(slm_ops_create(threads, &ops, &err), SLM_OK);
+        for (int64_t n_tok = 1; n_tok <= 6; n_tok += 5) {
+            slm_matrix w[4];
+            const slm_matrix *wp[4];
+            float *ym[4], *ys[4];
+            float *x = rand_floats(cols * n_tok);
+            for (int i = 0; i < 4; i++) {
+                w[i] = rand_matrix(types[i], rows[i], cols);
+                wp[i] = &w[i];
+                ym[i] = malloc(sizeof(float) * (size_t)(rows[i] * n_tok));
+                ys[i] = malloc(sizeof(float) * (size_t)(rows[i] * n_tok));
+                assert_true(ym[i] && ys[i]);
+                assert_int_equal(slm_matmul(ops, &w[i], x, n_tok, ys[i], &err), SLM_OK);
+            }
+            assert_int_equal(slm_matmul_multi(ops, 4, wp, x, n_tok, ym, &err), SLM_OK);
+            for (int i = 0; i < 4; i++) {
+                assert_memory_equal(ym[i], ys[i], sizeof(float) * (size_t)(rows[i] * n_tok));
+                free(ym[i]);
+                free(ys[i]);
+                free((void *)w[i].data);
+            }
+            free(x);
+        }
+        slm_ops_free(ops);
+    }
+}
+
+static void test_multi_rejects_bad_input(void **state) {
+    (void)state;
+    slm_ops *ops = NULL;
+    slm_error err = {0};
+    assert_int_equal(slm_ops_create(1, &ops, &err), SLM_OK);
+    slm_matrix a = rand_matrix(SLM_TYPE_Q8_0, 4, 64), b = rand_matrix(SLM_TYPE_Q8_0, 4, 96);
+    const slm_matrix *wp[2] = {&a, &b};
+    float x[96] = {0}, y0[4], y1[4];
+    float *ys[2] = {y0, y1};
+    assert_int_equal(slm_matmul_multi(ops, 2, wp, x, 1, ys, &err), SLM_ERR_INVALID_ARG);
+    assert_int_equal(slm_matmul_multi(ops, 0, wp, x, 1, ys, &err), SLM_ERR_INVALID_ARG);
+    assert_int_equal(slm_matmul_multi(ops, SLM_MATMUL_MAX + 1, wp, x, 1, ys, &err), SLM_ERR_INVALID_ARG);
+    slm_matrix bad = {.type = SLM_TYPE_COUNT, .cols = 64, .rows = 1, .row_bytes = 4, .data = x};
+    assert_int_equal(slm_matmul(ops, &bad, x, 1, y0, &err), SLM_ERR_UNSUPPORTED);
+    free((void *)a.data);
+    free((void *)b.data);
+    slm_ops_free(ops);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul_all_types),
         cmocka_unit_test(test_gemm_levels),
         cmocka_unit_test(test_threads_identical),
+        cmocka_unit_test(test_multi_matches_single),
+        cmocka_unit_test(test_multi_rejects_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
