@@ -198,7 +198,7 @@ static bool check_json(const slm_eval_check *c, const slm_eval_output *o, slm_ev
         if (!ok) fail(v, c, "%s", "JSON value differs from the expected one");
     } else if (c->kind == SLM_CHECK_JSON_SCHEMA) {
         *st = slm_eval_schema_valid(c->json, val, &ok, err);
-        if (*st) fail(v, c, "schema: %s", err ? err->msg : "unsupported");
+        if (*st) fail(v, c, "schema: %.300s", err ? err->msg : "unsupported");
         else if (!ok) fail(v, c, "%s", "output does not satisfy the schema");
     }
     json_decref(val);
@@ -242,7 +242,7 @@ static bool run_check(const slm_eval_check *c, const slm_eval_case *k, const slm
     case SLM_CHECK_REGEX:
         *st = regex_search(c->value, o->text, o->len, &hit, err);
         ok = !*st && hit;
-        if (*st) fail(w, c, "%s", err ? err->msg : "bad regex");
+        if (*st) fail(w, c, "%.300s", err ? err->msg : "bad regex");
         else if (!ok) fail(w, c, "does not match /%.300s/", c->value);
         break;
     case SLM_CHECK_LATENCY:

@@ -198,7 +198,7 @@ slm_status ev_suite_promptfoo(ev_doc *d, slm_eval_suite *s, slm_error *err) {
     if (!json_is_array(tests))
         return pf_err(d, tests, 1, "%s", "tests must be a list (file:// references are not supported)", err);
     if (desc) s->name = ev_strdup(desc);
-    json_t *prompts, *tools;
+    json_t *prompts = NULL, *tools = NULL;
     slm_status st = read_prompts(d, json_object_get(d->root, "prompts"), &prompts, err);
     if (st) return st;
     st = read_providers(d, json_object_get(d->root, "providers"), s, &tools, err);
