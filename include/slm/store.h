@@ -102,8 +102,9 @@ slm_status slm_store_resolve(slm_store *s, const char *name_or_path, char *path,
 /* ---- Pull ---------------------------------------------------------------- */
 
 typedef struct slm_pull_event {
-    const char *phase; /* "manifest", "download", "verify", "done" */
+    const char *phase; /* "manifest", "header", "download", "retry", "verify", "done" */
     const char *what;  /* the blob or file name */
+    const char *detail; /* "header": size, architecture, quantization, fits; else NULL */
     uint64_t done, total; /* bytes (total 0 when unknown) */
     double bytes_per_s;
 } slm_pull_event;
@@ -119,6 +120,15 @@ typedef struct slm_pull_opts {
     int retry_delay_ms;      /* first backoff delay, doubled each time (0 means 500) */
     uint64_t min_free_bytes; /* disk space to leave free after the download */
     long timeout_s;          /* stall timeout: abort when < 1 byte/s for this long (0 means 60) */
+    /* Before the GGUF download its header is read with a Range request
+     * (first header_bytes, 0 means 8 MiB, more when needed up to 64 MiB)
+     * and planned with `fit` (NULL: defaults). header_only: stop there, write
+     * nothing to the store; `plan` (may be NULL) gets the plan and the
+     * entry returned by slm_store_pull its size, digest, quant and arch. */
+    uint64_t header_bytes;
+    const struct slm_fit_opts *fit;
+    bool header_only;
+    struct slm_fit_plan *plan;
 } slm_pull_opts;
 
 /* Pulls a model (any form slm_ref_parse accepts) into the store: fetches

@@ -17,6 +17,8 @@ int cli_pull(int argc, char **argv);
 int cli_list(int argc, char **argv);
 int cli_rm(int argc, char **argv);
 int cli_scan(int argc, char **argv);
+int cli_fit(int argc, char **argv); /* fit.c: memory planner */
+int cli_ps(int argc, char **argv);  /* ps.c: models loaded in a running server */
 /* Router commands (route_cmds.c). */
 int cli_route(int argc, char **argv);
 int cli_usage(int argc, char **argv);

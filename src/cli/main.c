@@ -20,6 +20,8 @@ static const command COMMANDS[] = {
     {"list", cli_list, "list the models in the store"},
     {"rm", cli_rm, "remove models from the store"},
     {"scan", cli_scan, "check that a model file is safe to load (GGUF only; never unpickles)"},
+    {"fit", cli_fit, "will a model fit in this machine's memory? (weights, KV cache, compute)"},
+    {"ps", cli_ps, "list the models loaded in a running slm serve"},
     {"route", cli_route, "explain which tier and model a request would be routed to, and why"},
     {"usage", cli_usage, "router ledger report: requests, tokens and cost per tier, escalations"},
 };

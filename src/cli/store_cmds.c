@@ -55,6 +55,7 @@ typedef struct progress_ui {
 static void progress_json(const slm_pull_event *ev) {
     json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:f}", "phase", ev->phase, "what", ev->what ? ev->what : "", "done",
                           (json_int_t)ev->done, "total", (json_int_t)ev->total, "bytes_per_s", ev->bytes_per_s);
+    if (ev->detail) json_object_set_new(o, "detail", json_string(ev->detail));
     char *s = json_dumps(o, JSON_COMPACT);
     if (s) printf("%s\n", s);
     fflush(stdout);
@@ -88,10 +89,11 @@ static void on_progress(const slm_pull_event *ev, void *ud) {
     bool new_phase = strcmp(ui->last_phase, ev->phase) != 0;
     snprintf(ui->last_phase, sizeof ui->last_phase, "%s", ev->phase);
     if (strcmp(ev->phase, "download") == 0) return progress_bar(ui, ev);
-    if (ui->tty && !new_phase) return;
+    if (ui->tty && !new_phase && !ev->detail) return;
     if (ui->tty) fputc('\n', stderr);
     ui->last_decile = -1;
-    fprintf(stderr, "%s %s\n", ev->phase, ev->what ? ev->what : "");
+    fprintf(stderr, "%s %s%s%s\n", ev->phase, ev->what ? ev->what : "", ev->detail ? ": " : "",
+            ev->detail ? ev->detail : "");
 }
 
 static void pull_usage(FILE *f) {
@@ -146,6 +148,7 @@ int cli_pull(int argc, char **argv) {
     o.progress = on_progress;
     o.progress_ud = &ui;
     if (getenv("SLM_RETRY_DELAY_MS")) o.retry_delay_ms = atoi(getenv("SLM_RETRY_DELAY_MS"));
+    if (getenv("SLM_HEADER_BYTES")) o.header_bytes = strtoull(getenv("SLM_HEADER_BYTES"), NULL, 10); /* tests */
     slm_store *s;
     if (!open_store("pull", &s)) return 1;
     slm_store_entry e;

@@ -125,11 +125,7 @@ static const char *dominant_type(const slm_gguf *g) {
     return best < 0 ? "" : slm_dtype_name((uint32_t)best);
 }
 
-slm_status store_gguf_info(const char *path, char quant[32], char arch[32], slm_error *err) {
-    slm_gguf *g = NULL;
-    slm_status st = slm_gguf_open(path, &g, err);
-    if (st != SLM_OK)
-        return slm_error_prefix(err, "not a valid GGUF file (slm stores and loads only GGUF; run 'slm scan' on it)");
+void store_gguf_describe(const slm_gguf *g, char quant[32], char arch[32]) {
     uint64_t ft;
     const char *q = slm_gguf_get_uint(g, "general.file_type", &ft) ? ftype_name(ft) : NULL;
     snprintf(quant, 32, "%s", q ? q : dominant_type(g));
@@ -138,6 +134,14 @@ slm_status store_gguf_info(const char *path, char quant[32], char arch[32], slm_
         snprintf(arch, 32, "%.*s", (int)(a.len < 31 ? a.len : 31), a.ptr);
     else
         arch[0] = '\0';
+}
+
+slm_status store_gguf_info(const char *path, char quant[32], char arch[32], slm_error *err) {
+    slm_gguf *g = NULL;
+    slm_status st = slm_gguf_open(path, &g, err);
+    if (st != SLM_OK)
+        return slm_error_prefix(err, "not a valid GGUF file (slm stores and loads only GGUF; run 'slm scan' on it)");
+    store_gguf_describe(g, quant, arch);
     slm_gguf_close(g);
     return SLM_OK;
 }

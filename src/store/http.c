@@ -196,9 +196,13 @@ static CURL *make_handle(store_http *h, req_ctx *q, const char *url, const char 
         *hdrs = curl_slist_append(*hdrs, a);
     }
     if (own && h->auth[0]) *hdrs = curl_slist_append(*hdrs, h->auth);
-    if (range_from > 0) {
-        char rg[64];
-        snprintf(rg, sizeof rg, "Range: bytes=%llu-", (unsigned long long)range_from);
+    if (range_from > 0 || h->range_to > 0) {
+        char rg[80];
+        if (h->range_to > 0) /* a bounded prefix (the remote GGUF header) */
+            snprintf(rg, sizeof rg, "Range: bytes=%llu-%llu", (unsigned long long)range_from,
+                     (unsigned long long)h->range_to);
+        else
+            snprintf(rg, sizeof rg, "Range: bytes=%llu-", (unsigned long long)range_from);
         *hdrs = curl_slist_append(*hdrs, rg);
     }
     curl_easy_setopt(c, CURLOPT_URL, url);

@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -48,6 +49,16 @@ static slm_status get_json(store_http *h, const char *url, const char *accept, s
     }
     store_resp_free(&r);
     return st;
+}
+
+/* The remote header check, unless the blob is already in the store. */
+static slm_status preflight(slm_store *s, store_http *h, const char *url, const char *digest, uint64_t size,
+                            slm_store_entry *e, slm_error *err) {
+    char path[STORE_PATH_MAX];
+    const slm_pull_opts *o = h->opts;
+    bool have = slm_store_blob_path(s, digest, path, sizeof path, NULL) == SLM_OK && access(path, F_OK) == 0;
+    if (have && !(o && o->header_only)) return SLM_OK;
+    return store_preflight(h, url, size, e->name, o, e->quant, e->arch, err);
 }
 
 static slm_status check_pin(const slm_model_ref *ref, const char *digest, slm_error *err) {
@@ -118,13 +129,15 @@ static slm_status pull_layers(slm_store *s, store_http *h, const char *blob_base
     char url[2600];
     size_t i;
     json_t *v;
+    snprintf(url, sizeof url, "%s/%s", blob_base, model->digest);
+    slm_status st = preflight(s, h, url, model->digest, model->size, e, err);
+    if (st != SLM_OK || (h->opts && h->opts->header_only)) return st;
     json_array_foreach(extra, i, v) {
         const char *d = json_string_value(json_object_get(v, "digest"));
         snprintf(url, sizeof url, "%s/%s", blob_base, d);
         store_blob_req b = {.url = url, .digest = d, .what = json_string_value(json_object_get(v, "mediaType")),
                             .size = (uint64_t)json_integer_value(json_object_get(v, "size"))};
-        slm_status st = store_download_blob(s, h, &b, err);
-        if (st != SLM_OK) return st;
+        if ((st = store_download_blob(s, h, &b, err)) != SLM_OK) return st;
     }
     snprintf(url, sizeof url, "%s/%s", blob_base, model->digest);
     store_blob_req b = {.url = url, .digest = model->digest, .size = model->size, .what = e->name, .gguf = true,
@@ -156,7 +169,7 @@ static slm_status pull_ollama(slm_store *s, const slm_model_ref *ref, const slm_
     size_t i;
     json_t *v;
     json_array_foreach(extra, i, v) json_array_append(digests, json_object_get(v, "digest"));
-    if (st == SLM_OK) st = store_put_manifest(s, e, digests, err);
+    if (st == SLM_OK && !(o && o->header_only)) st = store_put_manifest(s, e, digests, err);
     json_decref(digests);
     json_decref(extra);
     json_decref(man);
@@ -240,11 +253,12 @@ static slm_status pull_hf(slm_store *s, const slm_model_ref *ref, const slm_pull
     if (st == SLM_OK) {
         snprintf(url, sizeof url, "%s/%s/%s/resolve/main/%s", base, ref->ns, ref->repo, file);
         snprintf(e->source, sizeof e->source, "%.511s", url); /* informational */
+        st = preflight(s, &h, url, e->digest, e->size, e, err);
         store_blob_req b = {.url = url, .digest = e->digest, .size = e->size, .what = e->name, .gguf = true,
                             .quant = e->quant, .arch = e->arch};
-        st = store_download_blob(s, &h, &b, err);
+        if (st == SLM_OK && !(o && o->header_only)) st = store_download_blob(s, &h, &b, err);
     }
-    if (st == SLM_OK) st = store_put_manifest(s, e, NULL, err);
+    if (st == SLM_OK && !(o && o->header_only)) st = store_put_manifest(s, e, NULL, err);
     json_decref(tree);
     return st;
 }
@@ -261,7 +275,7 @@ slm_status slm_store_pull(slm_store *s, const char *text, const slm_pull_opts *o
     e.modified = (int64_t)time(NULL);
     st = ref.kind == SLM_REF_HF ? pull_hf(s, &ref, opts, &e, err) : pull_ollama(s, &ref, opts, &e, err);
     if (st != SLM_OK) return slm_error_prefix(err, "pull %s", ref.name);
-    event(opts, "done", e.name);
+    if (!(opts && opts->header_only)) event(opts, "done", e.name);
     if (out) *out = e;
     return SLM_OK;
 }

@@ -31,6 +31,10 @@ void store_hex(const unsigned char *bytes, size_t n, char *out);
 /* GGUF check of a downloaded file: full reader validation, plus its
  * quantization and architecture for the index. */
 slm_status store_gguf_info(const char *path, char quant[32], char arch[32], slm_error *err);
+/* Quantization label (general.file_type, else the type with most bytes)
+ * and architecture of an open GGUF. */
+typedef struct slm_gguf slm_gguf;
+void store_gguf_describe(const slm_gguf *g, char quant[32], char arch[32]);
 /* Free bytes on the file system holding path. */
 slm_status store_free_bytes(const char *path, uint64_t *out, slm_error *err);
 
@@ -43,6 +47,7 @@ typedef struct store_http {
     char origin[512];      /* the configured registry/endpoint origin */
     char auth[600];        /* "Authorization: Bearer ..." for origin only, or "" */
     long stall_s;
+    uint64_t range_to;     /* > 0: requests send "Range: bytes=FROM-TO" (inclusive) */
     const slm_pull_opts *opts;
 } store_http;
 
@@ -95,6 +100,16 @@ typedef struct store_blob_req {
     char *quant, *arch; /* 32 bytes each, or NULL */
 } store_blob_req;
 slm_status store_download_blob(slm_store *s, store_http *h, const store_blob_req *b, slm_error *err);
+
+/* preflight.c: before a GGUF download, reads the first bytes of url with a
+ * Range request, parses the GGUF header (the rest of the file stands in as
+ * zero pages of a sparse mapping), plans memory for it and reports a
+ * "header" event (size, architecture, quantization, fits). A file that is
+ * not GGUF fails here, before anything is downloaded; other problems only
+ * produce a note, the download goes on. With opts->plan it also fills it
+ * (and fails when the header cannot be read). */
+slm_status store_preflight(store_http *h, const char *url, uint64_t size, const char *name, const slm_pull_opts *o,
+                           char quant[32], char arch[32], slm_error *err);
 
 /* scan.c: appends a finding (truncated to the report's line length) and
  * raises the verdict to at least v. */

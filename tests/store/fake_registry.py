@@ -7,7 +7,7 @@ Ollama registry:  GET /v2/NS/MODEL/manifests/TAG  -> OCI-style manifest
 Hugging Face:     GET /api/models/ORG/REPO/tree/main -> file listing (lfs oid)
                   GET /ORG/REPO/resolve/main/FILE -> 302 to /cdn/blobs/HEX
                       with X-Linked-Etag / X-Linked-Size / X-Repo-Commit
-CDN:              GET /cdn/blobs/HEX, honours "Range: bytes=N-" (206)
+CDN:              GET /cdn/blobs/HEX, honours "Range: bytes=N-" and "bytes=N-M" (206)
 
 Special models exercise failure paths (see MODELS below): corrupt blob,
 traversal digests, malformed manifests, pickle payload, a transfer cut once,
@@ -133,6 +133,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             f.write("%s %s range=%s auth=%s\n" % (self.command, self.path, self.headers.get("Range", "-"),
                                                   self.headers.get("Authorization", "-")))
 
+    def header_read(self):
+        """slm reads the GGUF header first with "Range: bytes=0-N" (an explicit
+        end); the failure injections below target the download itself."""
+        rng = self.headers.get("Range") or ""
+        return rng.startswith("bytes=") and not rng.endswith("-")
+
     def count(self, key):
         with LOCK:
             COUNTS[key] = COUNTS.get(key, 0) + 1
@@ -188,7 +194,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.redirect(307, "http://localhost:%d/cdn/blobs/%s" % (self.server.server_port, h))
             if model == "privredir":
                 return self.redirect(307, "https://127.0.0.1:%d/cdn/blobs/%s" % (self.server.server_port, h))
-            if model == "flaky" and self.count("flaky") == 1:
+            if model == "flaky" and not self.header_read() and self.count("flaky") == 1:
                 return self.send(503, "busy")
             tag = {"cut": "?cut=1", "stall": "?stall=1"}.get(model, "")
             return self.redirect(307, "/cdn/blobs/%s%s" % (h, tag))
@@ -230,26 +236,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
         data = BLOBS.get(h)
         if data is None:
             return self.not_found()
-        start, rng = 0, self.headers.get("Range")
+        start, end, rng = 0, len(data) - 1, self.headers.get("Range")
         if rng:
-            if not rng.startswith("bytes=") or not rng.endswith("-"):
+            first, dash, last = rng[6:].partition("-")
+            if not rng.startswith("bytes=") or not dash or not first.isdigit() or (last and not last.isdigit()):
                 return self.send(400, "bad range")
-            start = int(rng[6:-1])
-            if start >= len(data):
+            start = int(first)
+            end = min(int(last), len(data) - 1) if last else end
+            if start >= len(data) or end < start:
                 return self.send(416, "", headers=[("Content-Range", "bytes */%d" % len(data))])
-        body = data[start:]
+        bounded = self.header_read()  # never cut or stalled
+        body = data[start:end + 1]
         self.send_response(206 if rng else 200)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(body)))
         if rng:
-            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, len(data)))
         self.end_headers()
-        if query == "cut=1" and start == 0 and self.count("cut") == 1:
+        if query == "cut=1" and start == 0 and not bounded and self.count("cut") == 1:
             self.wfile.write(body[:300000])  # then drop the connection
             self.wfile.flush()
             self.close_connection = True
             return
-        if query == "stall=1" and start == 0:
+        if query == "stall=1" and start == 0 and not bounded:
             self.wfile.write(body[:200000])
             self.wfile.flush()
             time.sleep(3600)  # until the client gives up or is killed
