@@ -16,6 +16,7 @@ void gb_free(gb_grammar *b) {
     for (size_t i = 0; i < b->n_classes; i++) free(b->classes[i].r);
     free(b->rules);
     free(b->classes);
+    free(b->name_hash);
     memset(b, 0, sizeof *b);
 }
 
@@ -32,15 +33,52 @@ static int64_t add_rule(gb_grammar *b, char *name, uint32_t origin) {
     return (int64_t)b->n_rules++;
 }
 
+static uint32_t name_hash(const char *s, size_t n) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 16777619u;
+    return h;
+}
+
+/* Named rules only (helpers are never looked up by name). */
+static int hash_insert(gb_grammar *b, uint32_t idx) {
+    if ((b->n_rules + 1) * 2 > b->hash_cap) {
+        size_t cap = b->hash_cap ? b->hash_cap * 2 : 64;
+        while (cap < (b->n_rules + 1) * 2) cap *= 2;
+        uint32_t *t = calloc(cap, sizeof *t);
+        if (!t) return -1;
+        for (size_t i = 0; i < b->hash_cap; i++) {
+            if (!b->name_hash[i]) continue;
+            const char *nm = b->rules[b->name_hash[i] - 1].name;
+            size_t h = name_hash(nm, strlen(nm)) & (cap - 1);
+            while (t[h]) h = (h + 1) & (cap - 1);
+            t[h] = b->name_hash[i];
+        }
+        free(b->name_hash);
+        b->name_hash = t;
+        b->hash_cap = cap;
+    }
+    const char *nm = b->rules[idx].name;
+    size_t h = name_hash(nm, strlen(nm)) & (b->hash_cap - 1);
+    while (b->name_hash[h]) h = (h + 1) & (b->hash_cap - 1);
+    b->name_hash[h] = idx + 1;
+    return 0;
+}
+
 int64_t gb_rule_get(gb_grammar *b, const char *name, size_t len) {
-    for (size_t i = 0; i < b->n_rules; i++)
-        if (strlen(b->rules[i].name) == len && memcmp(b->rules[i].name, name, len) == 0)
-            return (int64_t)i;
+    if (b->hash_cap) {
+        size_t h = name_hash(name, len) & (b->hash_cap - 1);
+        for (; b->name_hash[h]; h = (h + 1) & (b->hash_cap - 1)) {
+            const char *nm = b->rules[b->name_hash[h] - 1].name;
+            if (strlen(nm) == len && memcmp(nm, name, len) == 0) return (int64_t)b->name_hash[h] - 1;
+        }
+    }
     char *copy = malloc(len + 1);
     if (!copy) return -1;
     memcpy(copy, name, len);
     copy[len] = '\0';
-    return add_rule(b, copy, (uint32_t)b->n_rules);
+    int64_t r = add_rule(b, copy, (uint32_t)b->n_rules);
+    if (r >= 0 && hash_insert(b, (uint32_t)r) != 0) return -1;
+    return r;
 }
 
 int64_t gb_rule_new_helper(gb_grammar *b, uint32_t origin) {

@@ -66,6 +66,8 @@ typedef struct gb_grammar {
     gb_class *classes;
     size_t n_classes, cap_classes;
     size_t total_items;
+    uint32_t *name_hash; /* open addressing: rule index + 1, 0 = empty */
+    size_t hash_cap;
 } gb_grammar;
 
 void gb_free(gb_grammar *b);
