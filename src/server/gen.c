@@ -22,6 +22,7 @@ static void job_free(gen_job *j) {
     }
     if (j->m) models_release(j->srv, j->m);
     free(j->clean);
+    free(j->acc);
     free(j->out);
     free(j);
 }
@@ -202,6 +203,9 @@ enum MHD_Result gen_run(conn *c, srv_model *m, api_kind kind, gen_opts *o, const
                    .t_start = slm_now_s(), .stream = o->stream, .include_usage = o->include_usage,
                    .logprobs = o->logprobs, .fd = http_conn_fd(c)};
     make_id(j);
+    j->tools = o->tools && (kind == API_OA_CHAT || kind == API_OL_CHAT);
+    j->tools_hold_all = o->tools_hold_all;
+    j->tool_fmt = m->tool_fmt;
     o->rp.prompt = toks;
     o->rp.n_prompt = n_toks;
     uint64_t seed = o->rp.sampling.seed;

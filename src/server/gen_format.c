@@ -104,6 +104,19 @@ static json_t *oa_choice_full(const gen_job *j, int i) {
         lp = json_pack("{s:O, s:[]}", "content", ch->logprobs ? ch->logprobs : json_array(), "refusal");
     else if (j->logprobs && ch->logprobs)
         lp = json_incref(ch->logprobs);
+    if (j->kind == API_OA_CHAT && j->tools) {
+        char *content = NULL;
+        json_t *calls = tools_parse(j, ch->text, ch->len, &content);
+        if (calls) {
+            json_t *msg = json_pack("{s:s, s:o, s:n, s:o}", "role", "assistant", "content",
+                                    content && *content ? json_string(content) : json_null(), "refusal", "tool_calls",
+                                    calls);
+            free(content);
+            return json_pack("{s:i, s:o, s:o, s:s}", "index", i, "message", msg, "logprobs", lp, "finish_reason",
+                             "tool_calls");
+        }
+        free(content);
+    }
     if (j->kind == API_OA_CHAT)
         return json_pack("{s:i, s:{s:s, s:s%, s:n}, s:o, s:s}", "index", i, "message", "role", "assistant", "content",
                          ch->text ? ch->text : "", ch->len, "refusal", "logprobs", lp, "finish_reason",
@@ -112,7 +125,7 @@ static json_t *oa_choice_full(const gen_job *j, int i) {
                      "finish_reason", fmt_finish_reason(&ch->done));
 }
 
-static json_t *oa_base(const gen_job *j, const char *object) {
+json_t *fmt_oa_base(const gen_job *j, const char *object) {
     return json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", j->id, "object", object, "created", (json_int_t)j->created,
                      "model", j->m->name, "system_fingerprint", FINGERPRINT);
 }
@@ -129,7 +142,7 @@ static void ol_add_stats(const gen_job *j, json_t *o, const slm_event *d) {
     json_object_set_new(o, "eval_duration", json_integer((json_int_t)(d->t_gen_s * 1e9)));
 }
 
-static json_t *ol_object(const gen_job *j, const char *text, size_t len, bool done) {
+json_t *fmt_ol_object(const gen_job *j, const char *text, size_t len, bool done) {
     char ts[48];
     http_rfc3339((double)j->created + (slm_now_s() - j->t_start), ts, sizeof ts);
     if (j->kind == API_OL_CHAT)
@@ -140,11 +153,19 @@ static json_t *ol_object(const gen_job *j, const char *text, size_t len, bool do
 
 json_t *fmt_full_response(gen_job *j) {
     if (is_ollama(j)) {
-        json_t *o = ol_object(j, j->ch[0].text ? j->ch[0].text : "", j->ch[0].len, true);
+        json_t *o = fmt_ol_object(j, j->ch[0].text ? j->ch[0].text : "", j->ch[0].len, true);
+        char *content = NULL;
+        json_t *calls = j->tools ? tools_parse(j, j->ch[0].text, j->ch[0].len, &content) : NULL;
+        if (calls) {
+            json_t *msg = json_object_get(o, "message");
+            json_object_set_new(msg, "content", json_string(content ? content : ""));
+            json_object_set_new(msg, "tool_calls", calls);
+        }
+        free(content);
         ol_add_stats(j, o, &j->ch[0].done);
         return o;
     }
-    json_t *o = oa_base(j, is_chat(j) ? "chat.completion" : "text_completion");
+    json_t *o = fmt_oa_base(j, is_chat(j) ? "chat.completion" : "text_completion");
     json_t *choices = json_array();
     for (int i = 0; i < j->n; i++) json_array_append_new(choices, oa_choice_full(j, i));
     json_object_set_new(o, "choices", choices);
@@ -152,7 +173,7 @@ json_t *fmt_full_response(gen_job *j) {
     return o;
 }
 
-static bool append_json(gen_job *j, json_t *v, bool sse) {
+bool fmt_append_json(gen_job *j, json_t *v, bool sse) {
     char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
     json_decref(v);
     if (!s) return false;
@@ -162,8 +183,8 @@ static bool append_json(gen_job *j, json_t *v, bool sse) {
 }
 
 /* One OpenAI chunk with a delta (chat) or text (completions). */
-static json_t *oa_chunk(const gen_job *j, const char *text, size_t len, bool role, json_t *lp, const char *finish) {
-    json_t *o = oa_base(j, is_chat(j) ? "chat.completion.chunk" : "text_completion");
+json_t *fmt_oa_chunk(const gen_job *j, const char *text, size_t len, bool role, json_t *lp, const char *finish) {
+    json_t *o = fmt_oa_base(j, is_chat(j) ? "chat.completion.chunk" : "text_completion");
     json_t *choice;
     if (is_chat(j)) {
         json_t *delta = json_object();
@@ -182,12 +203,13 @@ static json_t *oa_chunk(const gen_job *j, const char *text, size_t len, bool rol
 
 bool fmt_stream_start(gen_job *j) {
     if (j->kind != API_OA_CHAT) return true;
-    return append_json(j, oa_chunk(j, "", 0, true, NULL, NULL), true);
+    return fmt_append_json(j, fmt_oa_chunk(j, "", 0, true, NULL, NULL), true);
 }
 
 bool fmt_stream_token(gen_job *j, const slm_event *ev) {
+    if (j->tools) return tools_stream_token(j, ev->text, ev->text_len);
     if (ev->text_len == 0 && !j->logprobs) return true; /* held back: nothing to say yet */
-    if (is_ollama(j)) return append_json(j, ol_object(j, ev->text, ev->text_len, false), false);
+    if (is_ollama(j)) return fmt_append_json(j, fmt_ol_object(j, ev->text, ev->text_len, false), false);
     json_t *lp = NULL;
     if (j->logprobs && j->kind == API_OA_CHAT) {
         lp = json_pack("{s:[o], s:n}", "content", chat_logprob_entry(j, ev), "refusal");
@@ -196,30 +218,33 @@ bool fmt_stream_token(gen_job *j, const slm_event *ev) {
         completion_logprob_add(j, &tmp, ev);
         lp = tmp.logprobs;
     }
-    return append_json(j, oa_chunk(j, ev->text, ev->text_len, false, lp, NULL), true);
+    return fmt_append_json(j, fmt_oa_chunk(j, ev->text, ev->text_len, false, lp, NULL), true);
 }
 
 static bool stream_error(gen_job *j, const slm_event *d) {
-    if (is_ollama(j)) return append_json(j, json_pack("{s:s}", "error", d->error), false);
+    if (is_ollama(j)) return fmt_append_json(j, json_pack("{s:s}", "error", d->error), false);
     json_t *e = json_pack("{s:{s:s, s:s, s:n, s:n}}", "error", "message", d->error, "type", "server_error", "param", "code");
-    return append_json(j, e, true) && fmt_append(j, "data: [DONE]\n\n", 14);
+    return fmt_append_json(j, e, true) && fmt_append(j, "data: [DONE]\n\n", 14);
 }
 
 bool fmt_stream_done(gen_job *j, const slm_event *d) {
     if (d->status != SLM_OK) return stream_error(j, d);
+    const char *finish = fmt_finish_reason(d);
+    if (j->tools && !tools_stream_done(j, d, &finish)) return false;
+    bool held = d->text_len && !j->tools; /* the last held-back text */
     if (is_ollama(j)) {
-        if (d->text_len && !append_json(j, ol_object(j, d->text, d->text_len, false), false)) return false;
-        json_t *o = ol_object(j, "", 0, true);
+        if (held && !fmt_append_json(j, fmt_ol_object(j, d->text, d->text_len, false), false)) return false;
+        json_t *o = fmt_ol_object(j, "", 0, true);
         ol_add_stats(j, o, d);
-        return append_json(j, o, false);
+        return fmt_append_json(j, o, false);
     }
-    if (d->text_len && !append_json(j, oa_chunk(j, d->text, d->text_len, false, NULL, NULL), true)) return false;
-    if (!append_json(j, oa_chunk(j, is_chat(j) ? NULL : "", 0, false, NULL, fmt_finish_reason(d)), true)) return false;
+    if (held && !fmt_append_json(j, fmt_oa_chunk(j, d->text, d->text_len, false, NULL, NULL), true)) return false;
+    if (!fmt_append_json(j, fmt_oa_chunk(j, is_chat(j) ? NULL : "", 0, false, NULL, finish), true)) return false;
     if (j->include_usage) {
-        json_t *u = oa_base(j, is_chat(j) ? "chat.completion.chunk" : "text_completion");
+        json_t *u = fmt_oa_base(j, is_chat(j) ? "chat.completion.chunk" : "text_completion");
         json_object_set_new(u, "choices", json_array());
         json_object_set_new(u, "usage", usage_json(j));
-        if (!append_json(j, u, true)) return false;
+        if (!fmt_append_json(j, u, true)) return false;
     }
     return fmt_append(j, "data: [DONE]\n\n", 14);
 }

@@ -59,6 +59,10 @@ static char *token_text(const slm_tokenizer *t, int32_t id) {
     return out;
 }
 
+static bool vocab_has(const char *text, void *user) {
+    return slm_tokenizer_find_token(user, text, strlen(text)) >= 0;
+}
+
 /* The model's own template, else the built-in that fits its architecture
  * and vocabulary (the same choice as slm run / slm show), else ChatML. */
 static slm_status load_template(srv_model *m, slm_error *err) {
@@ -74,6 +78,8 @@ static slm_status load_template(srv_model *m, slm_error *err) {
         fprintf(stderr, "slm serve: %s has no chat template (a base model?); chat requests use ChatML\n", m->name);
     else fprintf(stderr, "slm serve: %s has no chat template; chat requests use the built-in '%s'\n", m->name, name);
     if (!src.ptr) return slm_error_set(err, SLM_ERR_INTERNAL, "no built-in chat template '%s'", name);
+    m->tool_fmt = slm_tool_format_detect(src.ptr, (size_t)src.len, vocab_has, (void *)t);
+    m->tmpl_tools = memmem(src.ptr, (size_t)src.len, "tools", 5) != NULL;
     slm_status st = slm_chat_template_parse(src.ptr, (size_t)src.len, &m->tmpl, err);
     if (st != SLM_OK) return slm_error_prefix(err, "%s: chat template", m->name);
     m->bos_text = token_text(t, slm_tokenizer_bos(t));

@@ -200,7 +200,7 @@ static enum MHD_Result generate(conn *c, bool chat) {
     }
     if (!check_generate_body(c, body, chat, &ret) || !(m = body_model(c, body, &ret))) goto done;
     int32_t cap = c->srv->cfg.max_tokens > 0 ? c->srv->cfg.max_tokens : slm_sched_n_ctx(m->sched);
-    if (!params_ollama(body, cap, o, &param, msg, sizeof msg)) {
+    if (!params_ollama(body, cap, o, &param, msg, sizeof msg) || !structured_ollama(m, body, chat, o, &param, msg, sizeof msg)) {
         ret = http_ol_error(c, 400, "%s", msg);
         goto done;
     }
@@ -212,7 +212,8 @@ static enum MHD_Result generate(conn *c, bool chat) {
         goto done;
     }
     bool special = true;
-    slm_status st = chat ? prompt_render_chat(m, msgs, &text, &err) : generate_text(m, body, &text, &special, &err);
+    slm_status st = chat ? prompt_render_chat_tools(m, msgs, o->tool_defs, &text, &err)
+                         : generate_text(m, body, &text, &special, &err);
     if (st == SLM_OK) st = prompt_tokenize(m, text, special, &toks, &n, &err);
     if (st != SLM_OK) {
         ret = http_ol_error(c, st == SLM_ERR_NOMEM ? 500 : 400, "%s", err.msg);
@@ -224,7 +225,7 @@ done:
     if (m) models_release(c->srv, m);
     free(text);
     free(toks);
-    free(o);
+    params_free(o);
     json_decref(body);
     return ret;
 }

@@ -88,14 +88,15 @@ static enum MHD_Result generate(conn *c, bool chat) {
     }
     if (!(m = body_model(c, body, &ret))) goto done;
     int32_t cap = c->srv->cfg.max_tokens > 0 ? c->srv->cfg.max_tokens : slm_sched_n_ctx(m->sched);
-    if (!params_openai(body, chat, slm_sched_tokenizer(m->sched), cap, o, &param, msg, sizeof msg)) {
+    if (!params_openai(body, chat, slm_sched_tokenizer(m->sched), cap, o, &param, msg, sizeof msg) ||
+        !structured_openai(m, body, chat, o, &param, msg, sizeof msg)) {
         ret = http_oa_error(c, 400, param, "invalid_value", "%s", msg);
         goto done;
     }
     slm_status st;
     if (chat) {
         char *text = NULL;
-        st = prompt_render_chat(m, json_object_get(body, "messages"), &text, &err);
+        st = prompt_render_chat_tools(m, json_object_get(body, "messages"), o->tool_defs, &text, &err);
         if (st == SLM_OK) st = prompt_tokenize(m, text, true, &toks, &n, &err);
         free(text);
     } else {
@@ -110,7 +111,7 @@ static enum MHD_Result generate(conn *c, bool chat) {
 done:
     if (m) models_release(c->srv, m);
     free(toks);
-    free(o);
+    params_free(o);
     json_decref(body);
     return ret;
 }

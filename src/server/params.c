@@ -140,18 +140,8 @@ static bool get_sampling(const json_t *o, slm_sampler_params *sp, perr *e) {
     return ok;
 }
 
+/* response_format, grammar, tools and functions are structured.c's. */
 static bool reject_unsupported(const json_t *o, perr *e) {
-    static const char *const later[] = {"tools", "tool_choice", "functions", "function_call", "parallel_tool_calls"};
-    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
-        if (field(o, later[i]))
-            return bad(e, later[i], "%s is not supported yet (tool calling comes with structured output)", later[i]);
-    const json_t *rf = field(o, "response_format");
-    if (rf) {
-        const char *type = json_string_value(json_object_get(rf, "type"));
-        if (!type || strcmp(type, "text") != 0)
-            return bad(e, "response_format", "response_format %s is not supported yet (structured output)",
-                       type ? type : "");
-    }
     int64_t best_of = 1;
     if (!get_int(o, "best_of", 1, 1, &best_of, e)) return false;
     if (field(o, "suffix")) return bad(e, "suffix", "suffix (fill-in-the-middle) is not supported");
@@ -175,6 +165,13 @@ static bool get_openai_logprobs(const json_t *o, bool chat, gen_opts *g, perr *e
         g->rp.n_logprobs = (int32_t)n;
     }
     return true;
+}
+
+void params_free(gen_opts *g) {
+    if (!g) return;
+    slm_constraint_unref(g->cons);
+    json_decref(g->tool_defs);
+    free(g);
 }
 
 static void opts_init(gen_opts *g) {
@@ -223,11 +220,6 @@ bool params_ollama(const json_t *body, int32_t max_tokens, gen_opts *g, const ch
     opts_init(g);
     g->stream = true; /* Ollama streams unless told otherwise */
     if (!get_bool(body, "stream", &g->stream, &e)) return false;
-    const json_t *fmt = field(body, "format");
-    if (fmt && !(json_is_string(fmt) && json_string_length(fmt) == 0))
-        return bad(&e, "format", "format (structured output) is not supported yet");
-    if (field(body, "tools") && json_array_size(field(body, "tools")) > 0)
-        return bad(&e, "tools", "tools are not supported yet");
     if (field(body, "images") && json_array_size(field(body, "images")) > 0)
         return bad(&e, "images", "images are not supported");
     const json_t *opt = field(body, "options");

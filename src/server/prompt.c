@@ -62,7 +62,83 @@ static slm_status check_message(const json_t *msg, size_t i, json_t **out, slm_e
     return SLM_OK;
 }
 
-slm_status prompt_render_chat(srv_model *m, const json_t *messages, char **out, slm_error *err) {
+/* Templates read tool_calls[].function.arguments as an object (they apply
+ * tojson to it); OpenAI clients send a JSON string. */
+static void args_to_objects(json_t *msg) {
+    json_t *calls = json_object_get(msg, "tool_calls");
+    size_t i;
+    json_t *c;
+    json_array_foreach(calls, i, c) {
+        json_t *fn = json_object_get(c, "function");
+        const char *a = json_string_value(json_object_get(fn, "arguments"));
+        json_t *obj = a ? json_loads(a, 0, NULL) : NULL;
+        if (json_is_object(obj)) json_object_set_new(fn, "arguments", obj);
+        else json_decref(obj);
+    }
+}
+
+/* How to write a call, for templates that do not describe tools themselves. */
+static const char *call_instruction(slm_tool_format f) {
+    switch (f) {
+    case SLM_TOOL_FMT_HERMES:
+        return "For each function call, return a JSON object with the function name and arguments within "
+               "<tool_call></tool_call> tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": "
+               "<args-json-object>}\n</tool_call>";
+    case SLM_TOOL_FMT_LLAMA3:
+        return "To call a function, respond only with a JSON object {\"name\": <function-name>, \"parameters\": "
+               "<args-json-object>}.";
+    case SLM_TOOL_FMT_MISTRAL:
+        return "To call functions, respond with [TOOL_CALLS] followed by a JSON list "
+               "[{\"name\": <function-name>, \"arguments\": <args-json-object>}].";
+    case SLM_TOOL_FMT_PHI4:
+        return "To call functions, respond with <|tool_call|>[{\"name\": <function-name>, \"arguments\": "
+               "<args-json-object>}]<|/tool_call|>.";
+    case SLM_TOOL_FMT_FUNCTIONARY:
+        return "To call a function, write >>> then the function name, a newline and the JSON arguments.";
+    case SLM_TOOL_FMT_COMMANDR:
+        return "To call functions, write Action: ```json\n[{\"tool_name\": <function-name>, \"parameters\": "
+               "<args-json-object>}]\n```";
+    default:
+        return "To call a function, respond only with a JSON object {\"name\": <function-name>, \"arguments\": "
+               "<args-json-object>}.";
+    }
+}
+
+/* The tools described in a system message (first one, or a new one). */
+static slm_status add_tools_message(srv_model *m, json_t *norm, const json_t *tools, slm_error *err) {
+    char *list = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&list, &len);
+    if (!f) return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
+    fputs("# Tools\n\nYou may call one or more functions to assist with the user query. The functions, as JSON "
+          "signatures within <tools></tools> tags:\n<tools>\n", f);
+    size_t i;
+    json_t *t;
+    json_array_foreach(tools, i, t) {
+        char *s = json_dumps(t, JSON_COMPACT);
+        if (s) fprintf(f, "%s\n", s);
+        free(s);
+    }
+    fprintf(f, "</tools>\n\n%s", call_instruction(m->tool_fmt));
+    fclose(f);
+    if (!list) return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
+    json_t *first = json_array_get(norm, 0);
+    const char *role = json_string_value(json_object_get(first, "role"));
+    const char *sys = json_string_value(json_object_get(first, "content"));
+    if (role && strcmp(role, "system") == 0 && sys) {
+        char *joined = NULL;
+        if (asprintf(&joined, "%s\n\n%s", sys, list) < 0) joined = NULL;
+        if (joined) json_object_set_new(first, "content", json_string(joined));
+        free(joined);
+    } else {
+        json_array_insert_new(norm, 0, json_pack("{s:s, s:s}", "role", "system", "content", list));
+    }
+    free(list);
+    return SLM_OK;
+}
+
+slm_status prompt_render_chat_tools(srv_model *m, const json_t *messages, const json_t *tools, char **out,
+                                    slm_error *err) {
     if (!json_is_array(messages) || json_array_size(messages) == 0)
         return slm_error_set(err, SLM_ERR_INVALID_ARG, "messages must be a non-empty array");
     json_t *norm = json_array();
@@ -74,10 +150,14 @@ slm_status prompt_render_chat(srv_model *m, const json_t *messages, char **out, 
         json_t *copy = NULL;
         st = check_message(msg, i, &copy, err);
         if (st != SLM_OK) break;
+        args_to_objects(copy);
         json_array_append_new(norm, copy);
     }
+    bool pass_tools = tools && json_array_size(tools) > 0 && m->tmpl_tools;
+    if (st == SLM_OK && tools && json_array_size(tools) > 0 && !m->tmpl_tools) st = add_tools_message(m, norm, tools, err);
     if (st == SLM_OK)
-        st = slm_chat_template_render(m->tmpl, norm, NULL, true, m->bos_text, m->eos_text, NULL, NULL, out, NULL, err);
+        st = slm_chat_template_render(m->tmpl, norm, pass_tools ? tools : NULL, true, m->bos_text, m->eos_text, NULL,
+                                      NULL, out, NULL, err);
     json_decref(norm);
     if (st != SLM_OK && st != SLM_ERR_NOMEM) {
         slm_error_prefix(err, "chat template");
@@ -85,6 +165,10 @@ slm_status prompt_render_chat(srv_model *m, const json_t *messages, char **out, 
         return SLM_ERR_INVALID_ARG;
     }
     return st;
+}
+
+slm_status prompt_render_chat(srv_model *m, const json_t *messages, char **out, slm_error *err) {
+    return prompt_render_chat_tools(m, messages, NULL, out, err);
 }
 
 slm_status prompt_tokenize(srv_model *m, const char *text, bool special, int32_t **toks, size_t *n, slm_error *err) {

@@ -12,6 +12,7 @@
 
 #include "slm/chat.h"
 #include "slm/server.h"
+#include "slm/toolcall.h"
 
 #define SRV_VERSION "0.1.0"
 
@@ -22,6 +23,8 @@ typedef struct srv_model {
     slm_sched *sched;           /* NULL until loaded */
     slm_chat_template *tmpl;    /* the model's, a built-in that fits, or ChatML */
     bool base_model;            /* no template fits: /api/generate sends prompts raw */
+    bool tmpl_tools;            /* the template renders a `tools` list itself */
+    slm_tool_format tool_fmt;   /* how this model writes tool calls */
     char *bos_text, *eos_text;
     int active;                 /* requests holding it (under srv.mu) */
     double last_used;
@@ -123,6 +126,10 @@ void models_names(slm_server *s, char *buf, size_t cap);
 /* Renders OpenAI/Ollama chat messages with the model's template; *why names
  * the bad field on SLM_ERR_INVALID_ARG. */
 slm_status prompt_render_chat(srv_model *m, const json_t *messages, char **out, slm_error *err);
+/* The same with tool definitions (OpenAI `tools` array, or NULL): passed to
+ * a template that renders tools, else described in a system message. */
+slm_status prompt_render_chat_tools(srv_model *m, const json_t *messages, const json_t *tools, char **out,
+                                    slm_error *err);
 /* Tokenizes a rendered or raw prompt (BOS added unless the text has it). */
 slm_status prompt_tokenize(srv_model *m, const char *text, bool special, int32_t **toks, size_t *n, slm_error *err);
 
@@ -135,12 +142,30 @@ typedef struct gen_opts {
     int n;                    /* choices */
     bool stream, include_usage;
     bool logprobs;
+    /* structured output (structured.c) */
+    slm_constraint *cons;     /* our reference; rp.constraint points to it */
+    bool tools;               /* parse the output for tool calls */
+    bool tools_hold_all;      /* tool_choice required/named: the output is only calls */
+    json_t *tool_defs;        /* the tools rendered into the prompt (reference), NULL: none */
 } gen_opts;
 /* OpenAI body -> options. chat selects logprobs (bool + top_logprobs) vs
  * completions' integer logprobs. Returns false with the bad param named. */
 bool params_openai(const json_t *body, bool chat, const slm_tokenizer *tok, int32_t max_tokens, gen_opts *o,
                    const char **param, char *msg, size_t cap);
 bool params_ollama(const json_t *body, int32_t max_tokens, gen_opts *o, const char **param, char *msg, size_t cap);
+/* Releases what the options own (the constraint and tools). */
+void params_free(gen_opts *o);
+
+/* ---- structured.c: response_format / grammar / format / tools ---- */
+/* OpenAI: response_format, the `grammar` extension (GBNF), tools +
+ * tool_choice (and the older functions + function_call). Compiles the
+ * constraint into o->cons. Returns false with the parameter named and the
+ * reason (e.g. the unsupported JSON Schema feature): answer 400. */
+bool structured_openai(srv_model *m, const json_t *body, bool chat, gen_opts *o, const char **param, char *msg,
+                       size_t cap);
+/* Ollama: format ("json" or a JSON Schema) and tools (auto). */
+bool structured_ollama(srv_model *m, const json_t *body, bool chat, gen_opts *o, const char **param, char *msg,
+                       size_t cap);
 
 /* ---- gen.c: running a request and answering ---- */
 typedef enum api_kind { API_OA_CHAT, API_OA_COMPLETION, API_OL_CHAT, API_OL_GENERATE } api_kind;

@@ -1,6 +1,6 @@
 # slm serve driven with curl: health, golden greedy completion, OpenAI error
-# shapes (malformed JSON, wrong types, unsupported tools, unknown model and
-# endpoint), 413 on a huge body, Host/Origin refusals, 8 concurrent
+# shapes (malformed JSON, wrong types, bad tools and response_format, unknown
+# model and endpoint), 413 on a huge body, Host/Origin refusals, 8 concurrent
 # identical greedy requests, a client that disconnects mid-stream (its slot
 # is freed), 429 + Retry-After with a full queue, API keys, refusing a
 # non-loopback bind without a key, and a clean SIGTERM exit.
@@ -26,10 +26,10 @@ check "malformed JSON error shape" "$(jget "$TMP/body" 'sorted(j["error"].keys()
 post /v1/chat/completions '{"model":"stories260K","messages":[{"role":"user","content":"hi"}],"temperature":"hot"}'
 check "wrong type -> 400" "$CODE" 400
 check "wrong type names the field" "$(jget "$TMP/body" 'j["error"]["param"]')" "temperature"
-post /v1/chat/completions '{"model":"stories260K","messages":[{"role":"user","content":"hi"}],"tools":[]}'
-check "tools -> 400" "$CODE:$(jget "$TMP/body" 'j["error"]["param"]')" "400:tools"
-post /v1/chat/completions '{"model":"stories260K","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}'
-check "response_format -> 400" "$CODE:$(jget "$TMP/body" 'j["error"]["param"]')" "400:response_format"
+post /v1/chat/completions '{"model":"stories260K","messages":[{"role":"user","content":"hi"}],"tools":"x"}'
+check "tools not an array -> 400" "$CODE:$(jget "$TMP/body" 'j["error"]["param"]')" "400:tools"
+post /v1/chat/completions '{"model":"stories260K","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"xml"}}'
+check "unknown response_format -> 400" "$CODE:$(jget "$TMP/body" 'j["error"]["param"]')" "400:response_format"
 post /v1/chat/completions '{"model":"stories260K","messages":"hi"}'
 check "messages not an array -> 400" "$CODE" 400
 post /v1/chat/completions '{"model":"nope","messages":[{"role":"user","content":"hi"}]}'

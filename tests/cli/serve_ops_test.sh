@@ -23,8 +23,10 @@ post /api/chat '{not json'
 check "ollama malformed JSON -> 400" "$CODE:$(jget "$TMP/body" '"error" in j')" "400:True"
 post /api/generate '{"model":"tiny:latest","prompt":"Once upon a time","stream":false,"options":{"num_predict":4,"temperature":0}}'
 check "name:latest resolves" "$CODE:$(jget "$TMP/body" 'j["eval_count"]')" "200:4"
-post /api/generate '{"model":"tiny","prompt":"Once upon a time","stream":false,"format":"json"}'
-check "ollama format -> 400" "$CODE" 400
+post /api/generate '{"model":"tiny","prompt":"Once upon a time","stream":false,"format":"json","options":{"num_predict":6}}'
+check "ollama format json -> 200, output starts an object" "$CODE:$(jget "$TMP/body" 'j["response"][:1]')" "200:{"
+post /api/generate '{"model":"tiny","prompt":"Once upon a time","stream":false,"format":"xml"}'
+check "ollama format xml -> 400" "$CODE:$(jget "$TMP/body" '"format" in j["error"]')" "400:True"
 
 post /v1/completions '{"model":"tiny","prompt":"Once upon a time","max_tokens":8,"temperature":1,"seed":7,"n":3}'
 check "n=3 choices" "$CODE:$(jget "$TMP/body" '[c["index"] for c in j["choices"]]')" "200:[0, 1, 2]"

@@ -161,7 +161,10 @@ test('errors: unknown model 404, bad parameters 400 with the field', async () =>
     return true;
   });
   await assert.rejects(
-    client.chat.completions.create({ model: MODEL, messages: hi, tools: [{ type: 'function', function: { name: 'f' } }] }),
-    (e) => e.status === 400 && e.param === 'tools',
+    client.chat.completions.create({
+      model: MODEL, messages: hi, tools: [{ type: 'function', function: { name: 'f' } }],
+      tool_choice: { type: 'function', function: { name: 'g' } },
+    }),
+    (e) => e.status === 400 && e.param === 'tool_choice',
   );
 });
