@@ -60,6 +60,7 @@ json_t *tools_parse(const gen_job *j, const char *text, size_t len, char **conte
         json_decref(calls);
         return NULL;
     }
+    if (j->tools_hold_all && *content) **content = '\0'; /* only calls were allowed: the rest is a cut-off call */
     json_t *out = json_array();
     size_t i;
     json_t *c;

@@ -77,6 +77,12 @@ static void put_models(pbuf *b, slm_server *s) {
     put(b, "# HELP slm_queue_depth Requests waiting for a slot.\n# TYPE slm_queue_depth gauge\n");
     put(b, "# HELP slm_slots_busy Slots generating.\n# TYPE slm_slots_busy gauge\n");
     put(b, "# HELP slm_slots_total Slots of the loaded model.\n# TYPE slm_slots_total gauge\n");
+    put(b, "# HELP slm_grammar_masked_tokens_total Tokens sampled under a grammar mask.\n"
+           "# TYPE slm_grammar_masked_tokens_total counter\n");
+    put(b, "# HELP slm_grammar_mask_seconds_total Time computing grammar masks (mean per token: divide by "
+           "slm_grammar_masked_tokens_total).\n# TYPE slm_grammar_mask_seconds_total counter\n");
+    put(b, "# HELP slm_grammar_mask_max_seconds The slowest single grammar mask.\n"
+           "# TYPE slm_grammar_mask_max_seconds gauge\n");
     for (int i = 0; i < s->n_models; i++) {
         srv_model *m = &s->models[i];
         if (!m->sched) continue;
@@ -85,6 +91,9 @@ static void put_models(pbuf *b, slm_server *s) {
         put(b, "slm_queue_depth{model=\"%s\"} %d\n", m->name, st.n_queued);
         put(b, "slm_slots_busy{model=\"%s\"} %d\n", m->name, st.n_busy);
         put(b, "slm_slots_total{model=\"%s\"} %d\n", m->name, st.n_slots);
+        put(b, "slm_grammar_masked_tokens_total{model=\"%s\"} %llu\n", m->name, (unsigned long long)st.n_masked_tokens);
+        put(b, "slm_grammar_mask_seconds_total{model=\"%s\"} %g\n", m->name, st.mask_seconds);
+        put(b, "slm_grammar_mask_max_seconds{model=\"%s\"} %g\n", m->name, st.mask_max_seconds);
     }
 }
 
