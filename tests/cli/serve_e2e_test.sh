@@ -1,5 +1,6 @@
 # slm serve driven by the official OpenAI and Ollama JavaScript clients
-# (tests/e2e/*.test.mjs under node's test runner). Skips when node or the
+# (tests/e2e/*.test.mjs under node's test runner; structured output and
+# tool calls validated with ajv). Skips when node or the
 # clients (npm ci --prefix tests/e2e) are not installed.
 . "$(dirname "$0")/lib.sh"
 E2E="$(cd "$(dirname "$0")/../e2e" && pwd)"
@@ -15,7 +16,10 @@ export SLM_REFERENCE=${want#"<s> Once upon a time"}
 export SLM_MODEL=stories260K
 start_server --model "$SHARED/models/stories260K.gguf" --parallel 4 -t 1 -q || { fail "start"; finish; }
 export SLM_URL=$URL
-if node --test --test-concurrency=1 "$E2E/openai.test.mjs" "$E2E/ollama.test.mjs"; then
+TESTS=("$E2E/openai.test.mjs" "$E2E/ollama.test.mjs")
+if [ -d "$E2E/node_modules/ajv" ]; then TESTS+=("$E2E/structured.test.mjs")
+else echo "note: ajv is not installed (npm ci --prefix tests/e2e): structured-output tests skipped"; fi
+if node --test --test-concurrency=1 "${TESTS[@]}"; then
   pass "openai + ollama clients"
 else
   fail "openai + ollama clients (server log: $SERVER_LOG)"
