@@ -55,6 +55,11 @@ typedef struct slm_json_schema_opts {
      * (default, as OpenAI strict mode and most engines do): absent
      * additionalProperties means no extra properties. */
     bool loose_additional;
+    /* true: oneOf is compiled as anyOf (exclusivity not enforced; what
+     * other grammar engines do). false (default): oneOf is supported only
+     * when its branches provably cannot overlap (distinct types or
+     * distinct const/enum values), otherwise SLM_ERR_UNSUPPORTED. */
+    bool one_of_as_any_of;
 } slm_json_schema_opts;
 
 /* JSON Schema (draft 2020-12 and draft-07 spellings) -> grammar for the

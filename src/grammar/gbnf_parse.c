@@ -22,18 +22,25 @@ typedef struct parser {
     size_t n, i;
     slm_error *err;
     int depth;
+    size_t lc_at; /* line/col cache: position lc_at is at lc_line:lc_col */
+    int lc_line, lc_col;
 } parser;
 
-static slm_status fail(parser *p, slm_status code, const char *what) {
-    int line = 1, col = 1;
-    for (size_t k = 0; k < p->i && k < p->n; k++) {
-        if (p->s[k] == '\n') {
-            line++;
-            col = 1;
-        } else {
-            col++;
-        }
+/* line:col of the cursor, advancing a cache (the cursor only moves
+ * forward), so reporting positions stays linear in the text size. */
+static void linecol(parser *p, int *line, int *col) {
+    if (p->lc_at > p->i || p->lc_line == 0) p->lc_at = 0, p->lc_line = 1, p->lc_col = 1;
+    for (; p->lc_at < p->i && p->lc_at < p->n; p->lc_at++) {
+        if (p->s[p->lc_at] == '\n') p->lc_line++, p->lc_col = 1;
+        else p->lc_col++;
     }
+    *line = p->lc_line;
+    *col = p->lc_col;
+}
+
+static slm_status fail(parser *p, slm_status code, const char *what) {
+    int line, col;
+    linecol(p, &line, &col);
     return slm_error_set(p->err, code, "gbnf:%d:%d: %s", line, col, what);
 }
 
@@ -323,11 +330,8 @@ static slm_status parse_group(parser *p, uint32_t rule) {
 
 static slm_status parse_ref(parser *p, uint32_t rule) {
     size_t len = name_len_at(p, p->i);
-    int line = 1, col = 1;
-    for (size_t k = 0; k < p->i; k++) {
-        if (p->s[k] == '\n') line++, col = 1;
-        else col++;
-    }
+    int line, col;
+    linecol(p, &line, &col);
     int64_t r = gb_rule_get(p->b, p->s + p->i, len);
     if (r < 0) return oom(p);
     if (!p->b->rules[r].line) {

@@ -6,6 +6,7 @@
  * JSON Schema says) and nullable. Keywords it cannot enforce are errors
  * naming the keyword; annotations and unknown keys are ignored.
  * Per-type rules live in json_schema_types.c. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,12 @@ static const char *const PREAMBLE =
     "jnum ::= \"-\"? jdigits ( \".\" [0-9]+ )? ( [eE] [-+]? [0-9]+ )?\n"
     "jdigits ::= \"0\" | [1-9] [0-9]*\n"
     "jint ::= \"-\"? jdigits ( \".\" \"0\"+ )?\n"
+    "jdate ::= [0-9]{4} \"-\" jmd | jleap \"-02-29\"\n"
+    "jmd ::= ( \"0\" [13578] | \"1\" [02] ) \"-\" ( \"0\" [1-9] | [12] [0-9] | \"3\" [01] ) | "
+    "( \"0\" [469] | \"11\" ) \"-\" ( \"0\" [1-9] | [12] [0-9] | \"30\" ) | "
+    "\"02-\" ( \"0\" [1-9] | \"1\" [0-9] | \"2\" [0-8] )\n"
+    "jleap ::= [0-9] [0-9] ( \"0\" [48] | [2468] [048] | [13579] [26] ) | "
+    "( \"0\" [048] | [2468] [048] | [13579] [26] ) \"00\"\n"
     "joct ::= \"25\" [0-5] | \"2\" [0-4] [0-9] | \"1\" [0-9] [0-9] | [1-9]? [0-9]\n";
 
 unsigned js_fail(jsg *j, slm_status code, const char *fmt, ...) {
@@ -58,7 +65,7 @@ unsigned js_rule(jsg *j, const char *body) {
     return j->st ? 0 : id;
 }
 
-void js_put_literal(jsg *j, gstr *o, json_t *v) {
+static void put_dump(jsg *j, gstr *o, json_t *v) {
     char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     if (!txt) {
         js_fail(j, SLM_ERR_NOMEM, "cannot serialize a value");
@@ -68,6 +75,46 @@ void js_put_literal(jsg *j, gstr *o, json_t *v) {
     gstr_gbnf_lit(o, txt, strlen(txt));
     gstr_puts(o, "\"");
     free(txt);
+}
+
+/* A value as a GBNF sequence. JSON Schema compares numbers by value, so
+ * an integral number also matches its "N.0" spelling; containers are
+ * written element by element so nested numbers get the same freedom. */
+void js_put_literal(jsg *j, gstr *o, json_t *v) {
+    if (json_is_integer(v) || (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
+                               fabs(json_real_value(v)) < 1e15)) {
+        long long x = json_is_integer(v) ? json_integer_value(v) : (long long)json_real_value(v);
+        gstr_printf(o, "( \"%lld\" ( \".\" \"0\"+ )? )", x);
+    } else if (json_is_array(v)) {
+        gstr_puts(o, "( \"[\" ws");
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) {
+            if (i) gstr_puts(o, " \",\" ws");
+            gstr_puts(o, " ");
+            js_put_literal(j, o, x);
+            gstr_puts(o, " ws");
+        }
+        gstr_puts(o, " \"]\" )");
+    } else if (json_is_object(v)) {
+        gstr_puts(o, "( \"{\" ws");
+        const char *k;
+        json_t *x;
+        int first = 1;
+        json_object_foreach(v, k, x) {
+            json_t *ks = json_string(k);
+            gstr_puts(o, first ? " " : " \",\" ws ");
+            put_dump(j, o, ks);
+            json_decref(ks);
+            gstr_puts(o, " ws \":\" ws ");
+            js_put_literal(j, o, x);
+            gstr_puts(o, " ws");
+            first = 0;
+        }
+        gstr_puts(o, " \"}\" )");
+    } else {
+        put_dump(j, o, v);
+    }
 }
 
 /* ---- keywords -------------------------------------------------------- */
@@ -240,6 +287,11 @@ static int props_outside(json_t *closed, json_t *other) {
 }
 
 static json_t *merge2(jsg *j, json_t *a, json_t *b) {
+    if ((json_object_get(a, "prefixItems") && json_object_get(b, "items")) ||
+        (json_object_get(b, "prefixItems") && json_object_get(a, "items"))) {
+        js_fail(j, SLM_ERR_UNSUPPORTED, "allOf combining items with prefixItems of another branch");
+        return NULL;
+    }
     if ((has_closed_props(a) && props_outside(a, b)) || (has_closed_props(b) && props_outside(b, a))) {
         js_fail(j, SLM_ERR_UNSUPPORTED, "allOf combining additionalProperties with other properties");
         return NULL;
@@ -358,12 +410,56 @@ static unsigned gen_all_of(jsg *j, json_t *s) {
 
 /* ---- anyOf / oneOf / enum / const / type ------------------------------- */
 
+/* oneOf is only enforced exactly when its branches cannot both match:
+ * each branch has an explicit type and no two share one, or each branch is
+ * a const/enum and no value appears twice. Otherwise (unless the caller
+ * accepts oneOf as anyOf) it is unsupported. */
+static int branches_disjoint(jsg *j, json_t *arr) {
+    const char *seen[16];
+    int ns = 0, all_typed = 1, all_values = 1;
+    json_t *vals = json_array();
+    size_t i;
+    json_t *b;
+    json_array_foreach(arr, i, b) {
+        json_t *d = deref(j, b, 0);
+        if (!d) break;
+        json_t *t = json_object_get(d, "type"), *c = json_object_get(d, "const"), *e = json_object_get(d, "enum");
+        const char *ts[8];
+        int n = t ? types_of(t, ts) : 0;
+        if (!n) all_typed = 0;
+        for (int k = 0; k < n && all_typed; k++) {
+            for (int q = 0; q < ns; q++) {
+                int num_a = !strcmp(ts[k], "number") || !strcmp(ts[k], "integer");
+                int num_b = !strcmp(seen[q], "number") || !strcmp(seen[q], "integer");
+                if (!strcmp(ts[k], seen[q]) || (num_a && num_b)) all_typed = 0;
+            }
+            if (ns < 16) seen[ns++] = ts[k];
+        }
+        if (c) e = NULL;
+        if (!c && !json_is_array(e)) all_values = 0;
+        size_t q;
+        json_t *x;
+        json_t *list = c ? json_pack("[O]", c) : json_incref(e);
+        json_array_foreach(list, q, x) {
+            size_t r;
+            json_t *y;
+            json_array_foreach(vals, r, y) if (json_equal(x, y)) all_values = 0;
+            json_array_append(vals, x);
+        }
+        json_decref(list);
+    }
+    json_decref(vals);
+    return !j->st && (all_typed || all_values);
+}
+
 static unsigned gen_any_of(jsg *j, json_t *s, const char *key) {
     json_t *arr = json_object_get(s, key);
     if (!json_is_array(arr) || json_array_size(arr) == 0)
         return js_fail(j, SLM_ERR_FORMAT, "%s must be a non-empty array", key);
     if (json_object_get(s, !strcmp(key, "anyOf") ? "oneOf" : "anyOf"))
         return js_fail(j, SLM_ERR_UNSUPPORTED, "anyOf together with oneOf");
+    if (!strcmp(key, "oneOf") && !j->o.one_of_as_any_of && !branches_disjoint(j, arr))
+        return j->st ? 0 : js_fail(j, SLM_ERR_UNSUPPORTED, "oneOf with branches that may overlap");
     json_t *rest = keep(j, json_deep_copy(s));
     json_object_del(rest, key);
     int has_rest = 0;
@@ -484,6 +580,7 @@ unsigned js_gen(jsg *j, json_t *s) {
     const char *k;
     json_t *v;
     json_object_foreach(s, k, v) ref_only &= !strcmp(k, "$ref") || is_annotation(k);
+    ref_only |= j->ref_overrides;
     if (check_keywords(j, s)) id = 0;
     else if (ref && !json_is_string(ref)) id = js_fail(j, SLM_ERR_FORMAT, "$ref must be a string");
     else if (ref && ref_only) {
@@ -514,7 +611,11 @@ static slm_status to_gbnf_root(json_t *schema, const slm_json_schema_opts *opts,
     j.keep = json_array();
     gstr_puts(&j.rules, PREAMBLE);
     gstr_puts(&j.rules, j.o.allow_whitespace ? "ws ::= [ \\t\\n\\r]{0,20}\n" : "ws ::= \n");
-    unsigned id = j.keep ? js_gen(&j, schema) : js_fail(&j, SLM_ERR_NOMEM, "out of memory");
+    json_t *dialect = json_object_get(schema, "$schema");
+    if (json_is_string(dialect) && !strstr(json_string_value(dialect), "json-schema.org/"))
+        js_fail(&j, SLM_ERR_UNSUPPORTED, "$schema '%.200s' (unknown dialect)", json_string_value(dialect));
+    j.ref_overrides = json_is_string(dialect) && strstr(json_string_value(dialect), "draft-0") != NULL;
+    unsigned id = j.keep && !j.st ? js_gen(&j, schema) : js_fail(&j, SLM_ERR_NOMEM, "out of memory");
     if (id) gstr_printf(&j.rules, "r3 ::= r%u\n", id);
     if (j.rules.oom) js_fail(&j, SLM_ERR_NOMEM, "out of memory");
     json_decref(j.keep);

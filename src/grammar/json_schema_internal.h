@@ -29,6 +29,7 @@ typedef struct jsg {
     slm_error *err;
     slm_status st;
     int depth;
+    int ref_overrides; /* drafts 04-07: $ref ignores its sibling keywords */
 } jsg;
 
 /* Emits a rule for schema s and returns its id (0 after an error). */

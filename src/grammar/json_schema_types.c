@@ -269,10 +269,10 @@ static const char *format_body(const char *f) {
     static const struct {
         const char *name, *body;
     } formats[] = {
-        {"date", "[0-9]{4} \"-\" ( \"0\" [1-9] | \"1\" [0-2] ) \"-\" ( \"0\" [1-9] | [12] [0-9] | \"3\" [01] )"},
+        {"date", "jdate"},
         {"time", "( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] \":\" ( [0-5] [0-9] | \"60\" ) ( \".\" [0-9]+ )? "
                  "( [Zz] | [-+] ( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] )"},
-        {"date-time", "[0-9]{4} \"-\" ( \"0\" [1-9] | \"1\" [0-2] ) \"-\" ( \"0\" [1-9] | [12] [0-9] | \"3\" [01] ) "
+        {"date-time", "jdate "
                       "[Tt] ( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] \":\" ( [0-5] [0-9] | \"60\" ) "
                       "( \".\" [0-9]+ )? ( [Zz] | [-+] ( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] )"},
         {"uuid", "[0-9a-fA-F]{8} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" "
@@ -283,7 +283,10 @@ static const char *format_body(const char *f) {
         {"hostname", "[a-zA-Z0-9] ( [a-zA-Z0-9-]{0,61} [a-zA-Z0-9] )? ( \".\" [a-zA-Z0-9] "
                      "( [a-zA-Z0-9-]{0,61} [a-zA-Z0-9] )? )*"},
         {"uri", "[a-zA-Z] [a-zA-Z0-9+.-]* \":\" [^\"\\\\\\x00-\\x20<>{}|^`]*"},
-        {"uri-reference", "[^\"\\\\\\x00-\\x20<>{}|^`]*"},
+        /* absolute URI, or a relative reference whose first segment has no ':' */
+        {"uri-reference", "[a-zA-Z] [a-zA-Z0-9+.-]* \":\" [^\"\\\\\\x00-\\x20<>{}|^`]* | "
+                          "[^\"\\\\\\x00-\\x20<>{}|^`:/?#]+ ( [/?#] [^\"\\\\\\x00-\\x20<>{}|^`]* )? | "
+                          "[/?#] [^\"\\\\\\x00-\\x20<>{}|^`]* | \"\""},
         {"iri", "[a-zA-Z] [a-zA-Z0-9+.-]* \":\" [^\"\\\\\\x00-\\x20<>{}|^`]*"},
     };
     for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
@@ -323,7 +326,7 @@ unsigned js_gen_string(jsg *j, json_t *s) {
         if (!body) return js_fail(j, SLM_ERR_UNSUPPORTED, "format '%.100s' is not supported", json_string_value(fmt));
         if (has_len) return js_fail(j, SLM_ERR_UNSUPPORTED, "format together with minLength/maxLength");
         gstr b = {0};
-        gstr_printf(&b, "\"\\\"\" %s \"\\\"\"", body);
+        gstr_printf(&b, "\"\\\"\" ( %s ) \"\\\"\"", body);
         unsigned id = js_rule(j, b.p);
         gstr_free(&b);
         return id;
