@@ -163,7 +163,8 @@ void params_free(gen_opts *o);
  * reason (e.g. the unsupported JSON Schema feature): answer 400. */
 bool structured_openai(srv_model *m, const json_t *body, bool chat, gen_opts *o, const char **param, char *msg,
                        size_t cap);
-/* Ollama: format ("json" or a JSON Schema) and tools (auto). */
+/* Ollama: format ("json" or a JSON Schema), tools, and tool_choice (an
+ * extension: Ollama has none; absent means auto). */
 bool structured_ollama(srv_model *m, const json_t *body, bool chat, gen_opts *o, const char **param, char *msg,
                        size_t cap);
 

@@ -1,6 +1,7 @@
 /* Structured output for the server: turns OpenAI's response_format
  * (json_object, json_schema), llama.cpp's `grammar` extension (GBNF),
- * Ollama's `format` ("json" or a schema) and tools + tool_choice into one
+ * Ollama's `format` ("json" or a schema) and tools + tool_choice (also
+ * honoured on Ollama's /api/chat) into one
  * compiled constraint for the scheduler (gen_opts.cons), and says whether
  * the output is to be parsed for tool calls. Fail closed: a schema or
  * grammar that does not compile is a 400 naming the reason (e.g. the
@@ -286,6 +287,9 @@ bool structured_ollama(srv_model *m, const json_t *body, bool chat, gen_opts *o,
     }
     if (fmt && !json_is_object(fmt)) return bad(&e, "format", "format must be \"json\" or a JSON Schema object");
     if (fmt) return schema_constraint(o, fmt, &e, "format");
-    if (tools) return setup_tools(m, o, tools, NULL, MAX_PARALLEL_CALLS, &e); /* Ollama has no tool_choice: auto */
+    /* Ollama itself ignores tool_choice (ollama#17921); we honour it when given */
+    const json_t *tc = field(body, "tool_choice");
+    if (tc && !tools) return bad(&e, "tool_choice", "tool_choice needs tools");
+    if (tools) return setup_tools(m, o, tools, tc, MAX_PARALLEL_CALLS, &e);
     return true;
 }

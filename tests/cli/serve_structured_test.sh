@@ -4,7 +4,8 @@
 # "stop"; a GBNF `grammar` gives one of its sentences; tool_choice required
 # and named give tool_calls of a declared function with arguments valid for
 # its parameters, finish "tool_calls"; a streamed call's deltas reassemble
-# to the whole answer's call; Ollama format (schema) and tools; grammar
+# to the whole answer's call; Ollama format (schema), tools and
+# tool_choice (an extension Ollama lacks); grammar
 # timings in /metrics; and the error paths: schemas with unsupported
 # features (400 naming the feature), bad GBNF (400 with line:col), unknown
 # tool_choice name, tool_choice without tools, tools on completions, two
@@ -114,6 +115,10 @@ post /api/chat "{$MSG,\"stream\":false,\"options\":{\"seed\":4,\"temperature\":1
 check "ollama format schema: valid JSON" "$CODE:$(jget "$TMP/body" 'sorted(json.loads(j["message"]["content"]))')" "200:['mood', 'name', 'pet', 'tags']"
 post /api/chat "{$MSG,\"stream\":false,\"options\":{\"num_predict\":10},\"tools\":$TOOLS}"
 check "ollama tools accepted" "$CODE:$(jget "$TMP/body" 'j["done"]')" "200:True"
+post /api/chat "{$MSG,\"stream\":false,\"options\":{\"seed\":2,\"temperature\":1},\"tools\":$TOOLS,\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}}"
+check "ollama tool_choice (extension): message.tool_calls with an arguments object" "$CODE:$(jget "$TMP/body" '[(t["function"]["name"], sorted(t["function"]["arguments"])) for t in j["message"]["tool_calls"]][:1]'):$(jget "$TMP/body" 'j["done_reason"]')" "200:[('get_time', ['tz'])]:stop"
+curl -sN "$URL/api/chat" -d "{$MSG,\"options\":{\"temperature\":0},\"tools\":$TOOLS,\"tool_choice\":\"required\"}" >"$TMP/nd"
+check "ollama streamed tool_calls" "$(python3 -c 'import json,sys; L=[json.loads(l) for l in open(sys.argv[1])]; t=[c for l in L for c in l.get("message",{}).get("tool_calls",[])]; print(len(t) >= 1, all(isinstance(c["function"]["arguments"], dict) for c in t), L[-1]["done"], "".join(l.get("message",{}).get("content","") for l in L))' "$TMP/nd")" "True True True "
 post /api/generate '{"model":"stories260K","prompt":"x","stream":false,"tools":[{"type":"function","function":{"name":"f"}}]}'
 check "ollama tools on generate -> 400" "$CODE" 400
 
