@@ -41,13 +41,14 @@ typedef struct sign {
 
 static const sign TEMPLATE_SIGNS[] = {
     {">>>", SLM_TOOL_FMT_FUNCTIONARY},
-    {"<function=", SLM_TOOL_FMT_FUNCTIONARY},
     {"<|START_ACTION|>", SLM_TOOL_FMT_COMMANDR},
     {"Action: ```json", SLM_TOOL_FMT_COMMANDR},
     {"[TOOL_CALLS]", SLM_TOOL_FMT_MISTRAL},
     {"<|tool_call|>", SLM_TOOL_FMT_PHI4},
     {"<|tool|>", SLM_TOOL_FMT_PHI4},
-    {"<tool_call>", SLM_TOOL_FMT_HERMES},
+    {"<tool_call>", SLM_TOOL_FMT_HERMES}, /* also Qwen3-Coder's <tool_call><function=...> */
+    {"<function=", SLM_TOOL_FMT_FUNCTIONARY},
+    {"functools[", SLM_TOOL_FMT_PHI4}, /* Firefunction v2 writes Phi-4's functools[...] */
     {"<|python_tag|>", SLM_TOOL_FMT_LLAMA3},
     {"<|start_header_id|>", SLM_TOOL_FMT_LLAMA3},
     {"<|im_start|>", SLM_TOOL_FMT_HERMES},

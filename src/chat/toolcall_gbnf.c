@@ -178,7 +178,7 @@ static void put_root(gbuf *b, slm_tool_format f, bool lazy, int max) {
         putf(b, "tc-list ::= \"[\" %s ", sep);
         put_repeat(b, "tc-call", lazy ? "tc-ws \",\" tc-ws" : "\",\"", max);
         putf(b, " %s \"]\"\n", sep);
-        if (!lazy) puts_(b, f == SLM_TOOL_FMT_COMMANDR ? "root ::= \"Action: ```json\\n\" tc-list \"\\n```\"\n"
+        if (!lazy) puts_(b, f == SLM_TOOL_FMT_COMMANDR ? "root ::= \"Action:\\n```json\\n\" tc-list \"\\n```\"\n"
                                                          : "root ::= tc-list\n");
         else if (f == SLM_TOOL_FMT_MISTRAL) puts_(b, "root ::= \"[TOOL_CALLS]\" tc-ws tc-list\n");
         else if (f == SLM_TOOL_FMT_PHI4)

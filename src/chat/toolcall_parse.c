@@ -1,7 +1,8 @@
 /* Tool-call parsing: generated text -> content + OpenAI-style calls
  * [{name, arguments (JSON text)}]. Each format is a list of markers that
  * open a call, the shape of what follows (a JSON call or list of calls, or
- * a function name then JSON arguments) and an optional closing marker. The
+ * a function name then JSON arguments, or XML-style parameters) and an
+ * optional closing marker. The
  * text between calls is content. When a format's markers are absent (its
  * marker was a control token the output does not show, or the output was
  * constrained to the bare JSON), a text that is as a whole a JSON call or
@@ -19,6 +20,7 @@ typedef enum body_kind {
     BODY_NAME_NL,   /* NAME "\n" JSON args (Functionary v3.2; "all" = text) */
     BODY_NAME_GT,   /* NAME ">" JSON args (Functionary v3.1 <function=NAME>) */
     BODY_NAME_ARGS, /* NAME "[ARGS]" JSON args (Mistral v11+) */
+    BODY_XML_FUNC,  /* <function=NAME><parameter=K>V</parameter>...</function> (Qwen3-Coder, Nemotron) */
 } body_kind;
 
 typedef struct marker {
@@ -26,7 +28,8 @@ typedef struct marker {
     body_kind body;
 } marker;
 
-static const marker M_HERMES[] = {{"<tool_call>", "</tool_call>", BODY_JSON}, {0}};
+static const marker M_HERMES[] = {{"<tool_call>", "</tool_call>", BODY_JSON},
+                                   {"<tool_call>", "</tool_call>", BODY_XML_FUNC}, {0}};
 static const marker M_LLAMA3[] = {{"<|python_tag|>", "<|eom_id|>", BODY_JSON}, {0}};
 static const marker M_MISTRAL[] = {{"[TOOL_CALLS]", NULL, BODY_JSON}, {"[TOOL_CALLS]", NULL, BODY_NAME_ARGS}, {0}};
 static const marker M_PHI4[] = {{"<|tool_call|>", "<|/tool_call|>", BODY_JSON}, {"functools", NULL, BODY_JSON}, {0}};
@@ -181,12 +184,62 @@ static bool named_body(parse *p, size_t i, const char *sep, size_t *end) {
     return ok;
 }
 
+/* Finds s in t[i..len); SIZE_MAX when absent. */
+static size_t find(const char *t, size_t len, size_t i, const char *s) {
+    for (; i < len; i++)
+        if (starts(t, len, i, s)) return i;
+    return SIZE_MAX;
+}
+
+/* A parameter value: JSON when it parses as a whole, else the raw text
+ * (one newline around it trimmed). */
+static json_t *xml_value(const char *t, size_t a, size_t b) {
+    if (a < b && t[a] == '\n') a++;
+    if (b > a && t[b - 1] == '\n') b--;
+    json_error_t je;
+    json_t *v = json_loadb(t + a, b - a, JSON_DECODE_ANY, &je);
+    return v ? v : json_stringn(t + a, b - a);
+}
+
+/* <function=NAME> (<parameter=KEY>VALUE</parameter>)* </function> */
+static bool xml_body(parse *p, size_t i, size_t *end) {
+    const char *t = p->text;
+    i = skip_ws(t, p->len, i);
+    if (!starts(t, p->len, i, "<function=")) return false;
+    size_t ns = i + 10, ne = find(t, p->len, ns, ">");
+    if (ne == SIZE_MAX || ne == ns || ne - ns > 256) return false;
+    json_t *args = json_object();
+    size_t k = skip_ws(t, p->len, ne + 1);
+    while (args && starts(t, p->len, k, "<parameter=")) {
+        size_t ks = k + 11, ke = find(t, p->len, ks, ">");
+        size_t ve = ke == SIZE_MAX ? SIZE_MAX : find(t, p->len, ke + 1, "</parameter>");
+        if (ve == SIZE_MAX || ke == ks) break;
+        char key[257];
+        size_t kl = ke - ks < 256 ? ke - ks : 256;
+        memcpy(key, t + ks, kl);
+        key[kl] = '\0';
+        json_object_set_new(args, key, xml_value(t, ke + 1, ve));
+        k = skip_ws(t, p->len, ve + 12);
+    }
+    bool ok = args && starts(t, p->len, k, "</function>");
+    if (ok) {
+        char name[257];
+        memcpy(name, t + ns, ne - ns);
+        name[ne - ns] = '\0';
+        ok = add_call(p->calls, name, args);
+        *end = k + 11;
+    }
+    json_decref(args);
+    return ok;
+}
+
 static bool body_at(parse *p, const marker *m, size_t i, size_t *end) {
     switch (m->body) {
     case BODY_JSON: return json_body(p, i, end);
     case BODY_NAME_NL: return named_body(p, i, "\n", end);
     case BODY_NAME_GT: return named_body(p, i, ">", end);
     case BODY_NAME_ARGS: return named_body(p, i, "[ARGS]", end);
+    case BODY_XML_FUNC: return xml_body(p, i, end);
     }
     return false;
 }

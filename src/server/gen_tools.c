@@ -21,11 +21,19 @@
 
 static bool is_ollama(const gen_job *j) { return j->kind == API_OL_CHAT || j->kind == API_OL_GENERATE; }
 
-static void call_id(char *buf, size_t cap) {
+/* "call_" + 24 hex digits; Mistral's templates insist on 9 alphanumerics
+ * (the id comes back in the tool message of the next turn). */
+static void call_id(const gen_job *j, char *buf, size_t cap) {
     unsigned char r[12] = {0};
     if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
         uint64_t t = (uint64_t)slm_now_us();
         memcpy(r, &t, sizeof t);
+    }
+    if (j->tool_fmt == SLM_TOOL_FMT_MISTRAL && cap > 9) {
+        static const char an[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        for (int i = 0; i < 9; i++) buf[i] = an[r[i] % (sizeof an - 1)];
+        buf[9] = '\0';
+        return;
     }
     int off = snprintf(buf, cap, "call_");
     for (size_t i = 0; i < sizeof r && off > 0 && (size_t)off < cap; i++)
@@ -45,7 +53,7 @@ static json_t *api_call(const gen_job *j, const json_t *c) {
         return json_pack("{s:{s:s, s:o}}", "function", "name", name, "arguments", obj);
     }
     char id[64];
-    call_id(id, sizeof id);
+    call_id(j, id, sizeof id);
     return json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", id, "type", "function", "function", "name", name, "arguments",
                      args);
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "server_internal.h"
 
@@ -64,17 +65,23 @@ static slm_status check_message(const json_t *msg, size_t i, json_t **out, slm_e
 
 /* Templates read tool_calls[].function.arguments as an object (they apply
  * tojson to it); OpenAI clients send a JSON string. */
-static void args_to_objects(json_t *msg) {
+static int args_to_objects(json_t *msg) {
     json_t *calls = json_object_get(msg, "tool_calls");
     size_t i;
     json_t *c;
+    int n = 0;
     json_array_foreach(calls, i, c) {
         json_t *fn = json_object_get(c, "function");
         const char *a = json_string_value(json_object_get(fn, "arguments"));
         json_t *obj = a ? json_loads(a, 0, NULL) : NULL;
-        if (json_is_object(obj)) json_object_set_new(fn, "arguments", obj);
-        else json_decref(obj);
+        if (json_is_object(obj)) {
+            json_object_set_new(fn, "arguments", obj);
+            n++;
+        } else {
+            json_decref(obj);
+        }
     }
+    return n;
 }
 
 /* How to write a call, for templates that do not describe tools themselves. */
@@ -137,28 +144,68 @@ static slm_status add_tools_message(srv_model *m, json_t *norm, const json_t *to
     return SLM_OK;
 }
 
-slm_status prompt_render_chat_tools(srv_model *m, const json_t *messages, const json_t *tools, char **out,
-                                    slm_error *err) {
-    if (!json_is_array(messages) || json_array_size(messages) == 0)
-        return slm_error_set(err, SLM_ERR_INVALID_ARG, "messages must be a non-empty array");
+/* Variables some tool templates read besides `tools` (Firefunction v2:
+ * `functions` as JSON text and today's `datetime`), as llama.cpp passes. */
+static json_t *tool_extras(const json_t *tools) {
+    char *fns = json_dumps(tools, JSON_COMPACT);
+    char date[64] = "";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm)) strftime(date, sizeof date, "%b %d %Y", &tm);
+    json_t *extra = fns ? json_pack("{s:s, s:s}", "functions", fns, "datetime", date) : NULL;
+    free(fns);
+    return extra;
+}
+
+/* The messages checked and copied; tool-call arguments as objects when
+ * as_objects (returns how many were converted in *converted). */
+static slm_status normalize(srv_model *m, const json_t *messages, const json_t *tools, bool as_objects, json_t **out,
+                            int *converted, slm_error *err) {
     json_t *norm = json_array();
     if (!norm) return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
     size_t i;
     json_t *msg;
     slm_status st = SLM_OK;
+    *converted = 0;
     json_array_foreach(messages, i, msg) {
         json_t *copy = NULL;
         st = check_message(msg, i, &copy, err);
         if (st != SLM_OK) break;
-        args_to_objects(copy);
+        if (as_objects) *converted += args_to_objects(copy);
         json_array_append_new(norm, copy);
     }
-    bool pass_tools = tools && json_array_size(tools) > 0 && m->tmpl_tools;
     if (st == SLM_OK && tools && json_array_size(tools) > 0 && !m->tmpl_tools) st = add_tools_message(m, norm, tools, err);
-    if (st == SLM_OK)
-        st = slm_chat_template_render(m->tmpl, norm, pass_tools ? tools : NULL, true, m->bos_text, m->eos_text, NULL,
-                                      NULL, out, NULL, err);
+    if (st != SLM_OK) {
+        json_decref(norm);
+        return st;
+    }
+    *out = norm;
+    return SLM_OK;
+}
+
+static slm_status render(srv_model *m, const json_t *messages, const json_t *tools, bool as_objects, char **out,
+                         int *converted, slm_error *err) {
+    json_t *norm = NULL;
+    slm_status st = normalize(m, messages, tools, as_objects, &norm, converted, err);
+    if (st != SLM_OK) return st;
+    bool pass_tools = tools && json_array_size(tools) > 0 && m->tmpl_tools;
+    json_t *extra = pass_tools ? tool_extras(tools) : NULL;
+    st = slm_chat_template_render(m->tmpl, norm, pass_tools ? tools : NULL, true, m->bos_text, m->eos_text, extra, NULL,
+                                  out, NULL, err);
+    json_decref(extra);
     json_decref(norm);
+    return st;
+}
+
+slm_status prompt_render_chat_tools(srv_model *m, const json_t *messages, const json_t *tools, char **out,
+                                    slm_error *err) {
+    if (!json_is_array(messages) || json_array_size(messages) == 0)
+        return slm_error_set(err, SLM_ERR_INVALID_ARG, "messages must be a non-empty array");
+    int converted = 0;
+    slm_status st = render(m, messages, tools, true, out, &converted, err);
+    /* Most templates want arguments as an object (they apply tojson);
+     * a few concatenate the JSON text (Firefunction): try that too. */
+    if (st != SLM_OK && st != SLM_ERR_NOMEM && converted > 0) st = render(m, messages, tools, false, out, &converted, err);
     if (st != SLM_OK && st != SLM_ERR_NOMEM) {
         slm_error_prefix(err, "chat template");
         if (err) err->code = SLM_ERR_INVALID_ARG; /* the template refused these messages */

@@ -1,7 +1,9 @@
 /* Tests for chat/toolcall_*.c: parsing each family's tool-call syntax
  * from fixed model outputs into content + {name, arguments} calls, text
  * that only looks like a call staying content, format detection from
- * template text and vocabulary markers, and the call grammars: compiled
+ * template text and vocabulary markers (and on the real templates in
+ * ../shared/chat-templates, which render tools and a call round trip),
+ * and the call grammars: compiled
  * with the grammar engine, they accept a valid call of each format and
  * refuse a wrong function name or arguments against the schema. */
 #include <setjmp.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "slm/chat.h"
 #include "slm/grammar.h"
 #include "slm/toolcall.h"
 
@@ -53,6 +56,11 @@ static void test_hermes(void **state) {
     /* a broken call stays text */
     expect(SLM_TOOL_FMT_HERMES, "<tool_call>{\"name\": \"get_weather\", \"argu", "<tool_call>{\"name\": \"get_weather\", \"argu", 0, NULL);
     expect(SLM_TOOL_FMT_HERMES, "Just text.", "Just text.", 0, NULL);
+    /* Qwen3-Coder / Nemotron: XML-style parameters inside <tool_call> */
+    expect(SLM_TOOL_FMT_HERMES,
+           "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=days>\n2\n</parameter>\n"
+           "</function>\n</tool_call>",
+           "", 1, WEATHER);
 }
 
 static void test_llama3(void **state) {
@@ -205,9 +213,9 @@ static void test_grammars(void **state) {
          ">>>get_weather\n{\"city\":\"Rome\"}"},
         {SLM_TOOL_FMT_FUNCTIONARY, true, ">>>all\nsure>>>get_time\n{\"tz\": \"UTC\"}", ">>>time\n{\"tz\": \"UTC\"}",
          ">>>get_time\n{\"tz\": \"GMT\"}"},
-        {SLM_TOOL_FMT_COMMANDR, false, "Action: ```json\n[{\"tool_name\":\"get_time\",\"parameters\":{\"tz\":\"UTC\"}}]\n```",
-         "Action: ```json\n[{\"tool_name\":\"gettime\",\"parameters\":{\"tz\":\"UTC\"}}]\n```",
-         "Action: ```json\n[{\"name\":\"get_time\",\"parameters\":{\"tz\":\"UTC\"}}]\n```"},
+        {SLM_TOOL_FMT_COMMANDR, false, "Action:\n```json\n[{\"tool_name\":\"get_time\",\"parameters\":{\"tz\":\"UTC\"}}]\n```",
+         "Action:\n```json\n[{\"tool_name\":\"gettime\",\"parameters\":{\"tz\":\"UTC\"}}]\n```",
+         "Action:\n```json\n[{\"name\":\"get_time\",\"parameters\":{\"tz\":\"UTC\"}}]\n```"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const gcase *c = &cases[i];
@@ -232,6 +240,87 @@ static void test_grammars(void **state) {
     slm_grammar_free(g);
 }
 
+/* The family of every real template in ../shared/chat-templates, and each
+ * tool-capable one renders tool definitions and a call/result round trip
+ * (as the server passes them: arguments as an object). */
+static void test_real_templates(void **state) {
+    (void)state;
+    const char *shared = getenv("SLM_SHARED_DIR");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/chat-templates", shared ? shared : "../shared");
+    static const struct {
+        const char *file;
+        slm_tool_format f;
+    } want[] = {
+        {"CohereForAI-c4ai-command-r-plus-tool_use.jinja", SLM_TOOL_FMT_COMMANDR},
+        {"CohereForAI-c4ai-command-r7b-12-2024-tool_use.jinja", SLM_TOOL_FMT_COMMANDR},
+        {"NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use.jinja", SLM_TOOL_FMT_HERMES},
+        {"NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja", SLM_TOOL_FMT_HERMES},
+        {"Qwen-Qwen2.5-7B-Instruct.jinja", SLM_TOOL_FMT_HERMES},
+        {"fireworks-ai-llama-3-firefunction-v2.jinja", SLM_TOOL_FMT_PHI4},
+        {"meetkai-functionary-medium-v3.1.jinja", SLM_TOOL_FMT_FUNCTIONARY},
+        {"meetkai-functionary-medium-v3.2.jinja", SLM_TOOL_FMT_FUNCTIONARY},
+        {"meta-llama-Llama-3.1-8B-Instruct.jinja", SLM_TOOL_FMT_LLAMA3},
+        {"meta-llama-Llama-3.2-3B-Instruct.jinja", SLM_TOOL_FMT_LLAMA3},
+        {"meta-llama-Llama-3.3-70B-Instruct.jinja", SLM_TOOL_FMT_LLAMA3},
+        {"mistralai-Mistral-Nemo-Instruct-2407.jinja", SLM_TOOL_FMT_MISTRAL},
+        {"ollama-testdata-qwen38_chat_template.jinja", SLM_TOOL_FMT_HERMES},
+        {"google-gemma-2-2b-it.jinja", SLM_TOOL_FMT_GENERIC},
+    };
+    json_t *tools = json_loads(
+        "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":\"Weather\",\"parameters\":"
+        "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\",\"description\":\"City\"}},\"required\":[\"city\"]}}}]",
+        0, NULL);
+    json_t *msgs = json_loads(
+        "[{\"role\":\"user\",\"content\":\"Weather in Paris?\"},{\"role\":\"assistant\",\"content\":null,"
+        "\"tool_calls\":[{\"id\":\"abcDEF123\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+        "\"arguments\":{\"city\":\"Paris\"}}}]},{\"role\":\"tool\",\"tool_call_id\":\"abcDEF123\",\"name\":"
+        "\"get_weather\",\"content\":\"{\\\"temp\\\":21}\"},{\"role\":\"assistant\",\"content\":\"Sunny.\"},"
+        "{\"role\":\"user\",\"content\":\"Thanks\"}]",
+        0, NULL);
+    assert_non_null(tools);
+    assert_non_null(msgs);
+    json_t *msgs_text = json_deep_copy(msgs);
+    json_t *fn = json_object_get(json_array_get(json_object_get(json_array_get(msgs_text, 1), "tool_calls"), 0), "function");
+    json_object_set_new(fn, "arguments", json_string("{\"city\":\"Paris\"}"));
+    /* what the server adds for templates such as Firefunction's */
+    char *fns = json_dumps(tools, JSON_COMPACT);
+    json_t *extra = json_pack("{s:s, s:s}", "functions", fns, "datetime", "Jan 01 2026");
+    free(fns);
+    int seen = 0;
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, want[i].file);
+        FILE *fp = fopen(path, "rb");
+        if (!fp) continue;
+        static char src[1 << 18];
+        size_t n = fread(src, 1, sizeof src - 1, fp);
+        fclose(fp);
+        seen++;
+        slm_tool_format f = slm_tool_format_detect(src, n, NULL, NULL);
+        if (f != want[i].f)
+            fail_msg("%s: %s, want %s", want[i].file, slm_tool_format_name(f), slm_tool_format_name(want[i].f));
+        if (f == SLM_TOOL_FMT_GENERIC) continue;
+        slm_chat_template *t = NULL;
+        slm_error err = {0};
+        if (slm_chat_template_parse(src, n, &t, &err) != SLM_OK) fail_msg("%s: %s", want[i].file, err.msg);
+        char *out = NULL;
+        /* arguments as an object first, as JSON text when the template refuses that (as the server does) */
+        if (slm_chat_template_render(t, msgs, tools, true, "<s>", "</s>", extra, NULL, &out, NULL, &err) != SLM_OK &&
+            slm_chat_template_render(t, msgs_text, tools, true, "<s>", "</s>", extra, NULL, &out, NULL, &err) != SLM_OK)
+            fail_msg("%s: %s", want[i].file, err.msg);
+        if (!strstr(out, "get_weather") || !strstr(out, "Paris") || !strstr(out, "21"))
+            fail_msg("%s: tools or the call round trip not rendered:\n%s", want[i].file, out);
+        free(out);
+        slm_chat_template_free(t);
+    }
+    json_decref(tools);
+    json_decref(msgs);
+    json_decref(extra);
+    json_decref(msgs_text);
+    if (seen == 0) printf("SKIP: no templates in %s\n", dir);
+}
+
 static void test_gbnf_args(void **state) {
     (void)state;
     char *out = NULL;
@@ -247,7 +336,7 @@ int main(void) {
         cmocka_unit_test(test_hermes),      cmocka_unit_test(test_llama3),  cmocka_unit_test(test_mistral),
         cmocka_unit_test(test_phi4),        cmocka_unit_test(test_functionary), cmocka_unit_test(test_commandr),
         cmocka_unit_test(test_generic),     cmocka_unit_test(test_detect),  cmocka_unit_test(test_grammars),
-        cmocka_unit_test(test_gbnf_args),
+        cmocka_unit_test(test_gbnf_args),   cmocka_unit_test(test_real_templates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
