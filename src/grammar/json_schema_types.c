@@ -499,7 +499,7 @@ static unsigned gen_decimal_range(jsg *j, bound lo, bound hi) {
 }
 
 unsigned js_gen_number(jsg *j, json_t *s, int integer) {
-    bound lo, hi;
+    bound lo = {0}, hi = {0}; /* get_bound may fail before filling both */
     if (get_bound(j, s, "minimum", "exclusiveMinimum", &lo) || get_bound(j, s, "maximum", "exclusiveMaximum", &hi))
         return 0;
     json_t *mult = json_object_get(s, "multipleOf");
