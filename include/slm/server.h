@@ -35,6 +35,9 @@ typedef struct slm_server_config {
     slm_sched_params sched;    /* per model */
     const slm_server_model *models;
     int n_models;
+    /* Tiered router (slm/router.h) for /v1/chat/completions; NULL: none.
+     * Not owned: the caller closes it after slm_server_free. */
+    struct slm_router *router;
 } slm_server_config;
 
 typedef struct slm_server slm_server;

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "slm/router.h"
 #include "slm/server.h"
 
 #define MAX_MODELS 32
@@ -20,6 +22,7 @@ typedef struct serve_opts {
     char paths[MAX_MODELS][4096];
     const char *hosts[MAX_HOSTS];
     double grace_s;
+    const char *config; /* slm.yaml (--config) */
 } serve_opts;
 
 static void serve_usage(FILE *f) {
@@ -48,6 +51,11 @@ static void serve_usage(FILE *f) {
             "  --timeout S              idle connection timeout in seconds (default 300)\n"
             "  --keep-alive S           unload a model after S idle seconds (default 300; -1 = never)\n"
             "  --grace S                on SIGTERM, let requests finish for S seconds (default 10)\n"
+            "  --config FILE            tiered routing config (default: $SLM_HOME/slm.yaml when it\n"
+            "                           exists; see examples/slm.yaml). Requests for \"auto\" (or a\n"
+            "                           configured model) are routed, recorded in the ledger and\n"
+            "                           answered with x-slm-tier/-model/-escalated headers. A bad\n"
+            "                           file stops serve. Without one, \"auto\" is the first model.\n"
             "  -q, --quiet              no per-request log lines\n");
 }
 
@@ -136,6 +144,8 @@ static int parse_args(int argc, char **argv, serve_opts *o) {
             o->hosts[o->cfg.n_allowed_hosts++] = v;
         } else if (strcmp(a, "--cors-origin") == 0) {
             if (!(o->cfg.cors_origin = cli_value("serve", argc, argv, &i))) return 2;
+        } else if (strcmp(a, "--config") == 0) {
+            if (!(o->config = cli_value("serve", argc, argv, &i))) return 2;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
             o->cfg.log_requests = false;
         } else if (a[0] == '-') {
@@ -148,6 +158,48 @@ static int parse_args(int argc, char **argv, serve_opts *o) {
     return -1;
 }
 
+/* Local tier models with a path are served under their own names (unless a
+ * --model already serves that name or file). */
+static bool serve_local_models(serve_opts *o, const slm_route_config *rc) {
+    for (int t = 0; t < rc->n_tiers; t++)
+        for (int k = 0; k < rc->tiers[t].n_models; k++) {
+            const slm_route_model *m = &rc->tiers[t].models[k];
+            bool served = !m->local || !m->path;
+            for (int i = 0; !served && i < o->cfg.n_models; i++)
+                served = !strcmp(o->names[i], m->name) || !strcmp(o->names[i], m->path) || !strcmp(o->paths[i], m->path);
+            char spec[4096];
+            if (served) continue;
+            if ((size_t)snprintf(spec, sizeof spec, "%s=%s", m->name, m->path) >= sizeof spec || !add_model(o, spec))
+                return false;
+        }
+    return true;
+}
+
+/* The router: slm.yaml from --config, else $SLM_HOME/slm.yaml when present
+ * (a bad file stops serve; the message names file:line), else the built-in
+ * one-local-tier config without a ledger (only "auto" is routed). */
+static bool open_router(serve_opts *o, slm_router **out) {
+    char def[4096];
+    const char *path = o->config;
+    if (!path) {
+        const char *home = getenv("SLM_HOME");
+        if (home && *home) snprintf(def, sizeof def, "%s/slm.yaml", home);
+        else snprintf(def, sizeof def, "%s/.slm/slm.yaml", getenv("HOME") ? getenv("HOME") : ".");
+        if (access(def, F_OK) == 0) path = def;
+    }
+    if (!path && o->cfg.n_models == 0) return true; /* nothing to serve: reported by the caller */
+    slm_route_config *rc = NULL;
+    slm_error err = {0};
+    slm_status st = path ? slm_route_config_load(path, &rc, &err) : slm_route_config_default(o->names[0], &rc, &err);
+    if (st == SLM_OK && path && !serve_local_models(o, rc)) {
+        slm_route_config_free(rc);
+        return false;
+    }
+    if (st == SLM_OK) st = slm_router_open(rc, path ? NULL : "", out, &err); /* takes rc */
+    if (st != SLM_OK) fprintf(stderr, "slm serve: %s\n", err.msg);
+    return st == SLM_OK;
+}
+
 int cli_serve(int argc, char **argv) {
     serve_opts o = {.grace_s = 10};
     o.cfg.port = 11434;
@@ -157,8 +209,12 @@ int cli_serve(int argc, char **argv) {
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0) return rc;
     if (!o.cfg.api_key) o.cfg.api_key = getenv("SLM_API_KEY");
+    slm_router *router = NULL;
+    if (!open_router(&o, &router)) return 1;
+    o.cfg.router = router;
     if (o.cfg.n_models == 0) {
         fprintf(stderr, "slm serve: no model given (use --model PATH; see slm serve --help)\n");
+        slm_router_close(router);
         return 2;
     }
     /* Signals are taken by sigwait below; every thread inherits the mask. */
@@ -172,6 +228,7 @@ int cli_serve(int argc, char **argv) {
     slm_error err = {0};
     if (slm_server_start(&o.cfg, &s, &err) != SLM_OK) {
         fprintf(stderr, "slm serve: %s\n", err.msg);
+        slm_router_close(router);
         return 1;
     }
     printf("slm serve: listening on http://%s:%u\n", o.cfg.host ? o.cfg.host : "127.0.0.1", (unsigned)slm_server_port(s));
@@ -182,5 +239,6 @@ int cli_serve(int argc, char **argv) {
             o.grace_s);
     slm_server_shutdown(s, o.grace_s);
     slm_server_free(s);
+    slm_router_close(router);
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "route_hook.h"
 #include "server_internal.h"
 
 static const double TTFT_BOUNDS[SRV_HIST_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
@@ -118,6 +119,9 @@ enum MHD_Result metrics_route(conn *c) {
     put_hist(&b, "slm_generation_tokens_per_second", "Generation speed per request.", &m->tps, TPS_BOUNDS);
     put_models(&b, s);
     pthread_mutex_unlock(&s->mu);
+    char *routed = route_hook_metrics(s); /* per-tier router counters */
+    if (routed) put(&b, "%s", routed);
+    free(routed);
     if (b.oom) {
         free(b.p);
         return MHD_NO;

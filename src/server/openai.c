@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "route_hook.h"
 #include "server_internal.h"
 
 static enum MHD_Result list_models(conn *c) {
@@ -84,6 +85,11 @@ static enum MHD_Result generate(conn *c, bool chat) {
     }
     if (!chat && !json_object_get(body, "prompt")) {
         ret = http_oa_error(c, 400, "prompt", NULL, "prompt is required");
+        goto done;
+    }
+    if (chat && route_hook_wants(c->srv, body)) { /* tiered routing (route_hook.c) */
+        ret = route_hook_chat(c, body);
+        body = NULL;
         goto done;
     }
     if (!(m = body_model(c, body, &ret))) goto done;

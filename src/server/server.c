@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "route_hook.h"
 #include "server_internal.h"
 
 #define DEFAULT_MAX_BODY (8u << 20)
@@ -219,6 +220,7 @@ slm_status slm_server_start(const slm_server_config *cfg, slm_server **out, slm_
     atomic_init(&s->stopping, false);
     slm_status st = copy_config(s, cfg, err);
     if (st == SLM_OK) st = models_init(s, err);
+    if (st == SLM_OK) st = route_hook_init(s, err);
     if (st == SLM_OK) st = start_daemon(s, err);
     if (st == SLM_OK && pthread_create(&s->reaper, NULL, models_reaper_main, s) != 0)
         st = slm_error_set(err, SLM_ERR_INTERNAL, "cannot start the keep-alive thread");
@@ -262,6 +264,7 @@ void slm_server_free(slm_server *s) {
         free(s->models[i].path);
     }
     free(s->models);
+    route_hook_free(s);
     for (int i = 0; s->allowed_hosts && i < s->cfg.n_allowed_hosts; i++) free(s->allowed_hosts[i]);
     free(s->allowed_hosts);
     free(s->host);

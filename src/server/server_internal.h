@@ -16,6 +16,8 @@
 
 #define SRV_VERSION "0.1.0"
 
+typedef struct route_hook route_hook;
+
 typedef struct srv_model {
     char *name, *path;
     uint64_t file_size;
@@ -62,6 +64,7 @@ struct slm_server {
     pthread_t reaper;
     bool reaper_started;
     pthread_cond_t reaper_cv;
+    struct route_hook *route; /* route_hook.c: per-tier counters (NULL: no router) */
 };
 
 /* One HTTP request (MHD's per-connection closure). */

@@ -1,0 +1,75 @@
+/* The tiered router (slm/router.h) inside the server: the per-server hook
+ * (per-tier /metrics counters) and route_req, the state of one routed
+ * /v1/chat/completions request shared by route_hook.c (HTTP side: headers,
+ * the worker thread of a streamed request, the answer) and route_local.c
+ * (the local callback that runs the engine and measures confidence).
+ *
+ * Streaming: slm_router_handle is synchronous, but a streamed answer must
+ * go out while it runs, so a streamed request runs the router on a worker
+ * thread. Bytes for the client (an upstream's SSE, or a local answer once
+ * committed) go into route_req.pend under route_req.mu; the connection
+ * thread waits until the first bytes or the outcome, then sends headers and
+ * drains pend from a libmicrohttpd content reader. */
+#ifndef SLM_SERVER_ROUTE_HOOK_H
+#define SLM_SERVER_ROUTE_HOOK_H
+
+#include "server_internal.h"
+#include "slm/router.h"
+
+#define ROUTE_MAX_HEADERS 64
+
+typedef struct route_hdr {
+    char *name, *value;
+} route_hdr;
+
+typedef struct route_req {
+    slm_server *srv;
+    slm_router *router;
+    json_t *body;
+    bool stream;             /* the client asked for SSE */
+    int fd;                  /* the client's socket (peer-gone checks) */
+    route_hdr hdrs[ROUTE_MAX_HEADERS]; /* copied: the worker must not touch MHD */
+    int n_hdrs;
+    char key_id[128];
+    slm_route_request rq;
+    slm_route_outcome out;
+    /* streaming: worker -> connection thread */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *pend;
+    size_t pend_len, pend_pos, pend_cap;
+    bool started, done, gone, oom;
+    pthread_t worker;
+    bool worker_running;
+    char hdr_tier[64], hdr_model[256];
+    bool hdr_escalated;
+    /* the last successful local run's SSE bytes, for a buffered answer */
+    char *local_sse;
+    size_t local_sse_len;
+    const slm_route_model *local_model;
+    int64_t local_tokens_in, local_tokens_out;
+} route_req;
+
+/* ---- route_hook.c ---- */
+/* Per-server state (counters); NULL router: nothing to do. */
+slm_status route_hook_init(slm_server *s, slm_error *err);
+void route_hook_free(slm_server *s);
+/* Is this chat request for the router? With a config file: model "auto" (the
+ * router name), absent, or any configured model; without one: only "auto". */
+bool route_hook_wants(slm_server *s, const json_t *body);
+/* Runs a routed chat request and answers; steals body. */
+enum MHD_Result route_hook_chat(conn *c, json_t *body);
+/* The router's Prometheus lines (malloc'ed; NULL when there is no router). */
+char *route_hook_metrics(slm_server *s);
+/* slm_stream_fn: bytes for the client (first bytes fix the x-slm-* headers). */
+bool route_stream_emit(void *ctx, const char *data, size_t len);
+
+/* ---- route_local.c ---- */
+/* slm_local_fn: ctx is a route_req. Runs the request on the served model the
+ * route model maps to, asks the engine for chosen-token and top-k logprobs
+ * and fills the confidence signals; a streamed request is held up to
+ * buffer_bytes (or sent at once when may_stream). */
+slm_status route_local_run(void *ctx, const slm_route_model *m, const json_t *body, bool may_stream,
+                           int64_t buffer_bytes, slm_local_answer *out);
+
+#endif
