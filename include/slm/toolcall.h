@@ -9,7 +9,9 @@
  *     (slm_toolcall_gbnf), from per-tool argument grammars the caller
  *     compiled from the tools' JSON Schemas (grammar/ does that), and
  *   - names the strings that start a call (lazy grammar triggers, and what
- *     a streaming server must hold back).
+ *     a streaming server must hold back), and
+ *   - follows calls while they are generated, for streamed deltas
+ *     (slm_toolcall_stream).
  *
  * Formats (what the model writes):
  *   GENERIC      {"name": N, "arguments": {...}} (or a list of such, or
@@ -27,7 +29,8 @@
  *   COMMANDR     Action: ```json\n[{"tool_name": N, "parameters": {...}}]\n```
  *
  * Parsed calls are a JSON array of {"name": string, "arguments": string}
- * where arguments is compact JSON text (OpenAI's function.arguments). */
+ * where arguments is the JSON text the model wrote with the whitespace
+ * outside strings removed (OpenAI's function.arguments). */
 #ifndef SLM_TOOLCALL_H
 #define SLM_TOOLCALL_H
 
@@ -90,5 +93,24 @@ typedef struct slm_tool_gbnf_fn {
  * Rule names of the argument grammars are renamed apart. */
 slm_status slm_toolcall_gbnf(slm_tool_format f, const slm_tool_gbnf_fn *fns, size_t n, bool lazy,
                              int max_calls, char **gbnf, slm_error *err);
+
+/* ---- streaming ----
+ * Calls announced while they are generated: feed the text of the call
+ * region as it grows; fn is called when a call starts (name set, args "")
+ * and as its arguments grow (name NULL, the new argument bytes). The
+ * argument pieces concatenate to exactly the `arguments` string
+ * slm_toolcall_parse reports for the same text (minified as written).
+ * Recognised: {"name"|"tool_name": N, "arguments"|"parameters": {...}}
+ * (every JSON format) and Functionary's >>>N / <function=N>; other forms
+ * (Mistral [ARGS], XML parameters) are left to the parser at the end.
+ * fn returns false to stop (feed then returns false). */
+typedef struct slm_toolcall_stream slm_toolcall_stream;
+typedef bool (*slm_toolcall_delta_fn)(void *user, size_t index, const char *name, const char *args, size_t n);
+slm_status slm_toolcall_stream_new(slm_tool_format f, slm_toolcall_stream **out, slm_error *err);
+void slm_toolcall_stream_free(slm_toolcall_stream *s);
+bool slm_toolcall_stream_feed(slm_toolcall_stream *s, const char *text, size_t len, slm_toolcall_delta_fn fn,
+                              void *user);
+/* Calls announced so far. */
+size_t slm_toolcall_stream_n_calls(const slm_toolcall_stream *s);
 
 #endif

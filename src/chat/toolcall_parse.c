@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "slm/toolcall.h"
+#include "toolcall_internal.h"
 
 typedef enum body_kind {
     BODY_JSON,      /* a call object or a list of calls */
@@ -94,42 +95,46 @@ static json_t *json_at(const char *t, size_t len, size_t i, size_t *end) {
     return v;
 }
 
-/* OpenAI's arguments: compact JSON text. A string is kept as it is (some
- * models write the arguments already encoded). */
-static char *args_text(const json_t *args) {
+/* OpenAI's arguments: the JSON text as written, minified (so streaming
+ * and whole parsing agree byte for byte). A string is kept as it is (some
+ * models write the arguments already encoded); absent or null is {}. */
+static char *args_text(const char *t, size_t a, size_t b, const json_t *args) {
     if (!args || json_is_null(args)) return strdup("{}");
     if (json_is_string(args)) return strdup(json_string_value(args));
-    return json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY);
+    return tc_json_minify(t + a, b - a);
 }
 
-static bool add_call(json_t *out, const char *name, const json_t *args) {
-    char *a = args_text(args);
-    json_t *c = a ? json_pack("{s:s, s:s}", "name", name, "arguments", a) : NULL;
-    free(a);
+static bool add_call(json_t *out, const char *name, const char *t, size_t a, size_t b, const json_t *args) {
+    char *text = args_text(t, a, b, args);
+    json_t *c = text ? json_pack("{s:s, s:s}", "name", name, "arguments", text) : NULL;
+    free(text);
     return c && json_array_append_new(out, c) == 0;
 }
 
-/* Appends the calls a value holds; false when it is not (only) calls. */
-static bool value_calls(json_t *out, const json_t *v) {
+/* Appends the calls a value (spanning t[a..b)) holds; false when it is
+ * not (only) calls. */
+static bool value_calls(json_t *out, const json_t *v, const char *t, size_t a, size_t b) {
     if (json_is_array(v)) {
         if (json_array_size(v) == 0) return false;
-        size_t i;
-        const json_t *it;
-        json_array_foreach(v, i, it) if (!value_calls(out, it)) return false;
-        return true;
+        size_t pos = a + 1, ea, eb, k = 0;
+        while (tc_json_next_element(t, b, &pos, &ea, &eb))
+            if (!value_calls(out, json_array_get(v, k++), t, ea, eb)) return false;
+        return k == json_array_size(v);
     }
     if (!json_is_object(v)) return false;
+    size_t va = 0, vb = 0;
     const json_t *tc = json_object_get(v, "tool_calls");
-    if (tc) return value_calls(out, tc);
+    if (tc) return tc_json_member(t, a, b, "tool_calls", &va, &vb) && value_calls(out, tc, t, va, vb);
     const json_t *fn = json_object_get(v, "function");
-    if (json_is_object(fn)) return value_calls(out, fn);
+    if (json_is_object(fn)) return tc_json_member(t, a, b, "function", &va, &vb) && value_calls(out, fn, t, va, vb);
     const char *name = json_string_value(json_object_get(v, "name"));
     if (!name) name = json_string_value(json_object_get(v, "tool_name"));
     if (!name || !*name) return false;
-    const json_t *args = json_object_get(v, "arguments");
-    if (!args) args = json_object_get(v, "parameters");
+    const char *key = json_object_get(v, "arguments") ? "arguments" : "parameters";
+    const json_t *args = json_object_get(v, key);
     if (args && !json_is_object(args) && !json_is_string(args) && !json_is_null(args)) return false;
-    return add_call(out, name, args);
+    if (json_is_object(args) && !tc_json_member(t, a, b, key, &va, &vb)) return false;
+    return add_call(out, name, t, va, vb, args);
 }
 
 /* Calls from a JSON value at t[i..), skipping a ```json fence; on success
@@ -147,7 +152,7 @@ static bool json_body(parse *p, size_t i, size_t *end) {
     json_t *v = json_at(t, p->len, i, &e);
     if (!v) return false;
     json_t *calls = json_array();
-    bool ok = calls && value_calls(calls, v);
+    bool ok = calls && value_calls(calls, v, t, i, e);
     json_decref(v);
     if (ok) json_array_extend(p->calls, calls);
     json_decref(calls);
@@ -178,7 +183,7 @@ static bool named_body(parse *p, size_t i, const char *sep, size_t *end) {
         return true;
     }
     json_t *args = json_at(t, p->len, a, &e);
-    bool ok = json_is_object(args) && add_call(p->calls, name, args);
+    bool ok = json_is_object(args) && add_call(p->calls, name, t, a, e, args);
     json_decref(args);
     if (ok) *end = e;
     return ok;
@@ -226,7 +231,10 @@ static bool xml_body(parse *p, size_t i, size_t *end) {
         char name[257];
         memcpy(name, t + ns, ne - ns);
         name[ne - ns] = '\0';
-        ok = add_call(p->calls, name, args);
+        char *text = json_dumps(args, JSON_COMPACT); /* built, not written: no raw text to keep */
+        json_t *c = text ? json_pack("{s:s, s:s}", "name", name, "arguments", text) : NULL;
+        free(text);
+        ok = c && json_array_append_new(p->calls, c) == 0;
         *end = k + 11;
     }
     json_decref(args);

@@ -321,6 +321,75 @@ static void test_real_templates(void **state) {
     if (seen == 0) printf("SKIP: no templates in %s\n", dir);
 }
 
+typedef struct collected {
+    char names[8][64];
+    char args[8][256];
+    size_t n;
+} collected;
+
+static bool on_delta(void *user, size_t index, const char *name, const char *args, size_t n) {
+    collected *c = user;
+    if (name) {
+        assert_int_equal(index, c->n);
+        assert_true(strlen(name) < 64);
+        strcpy(c->names[c->n++], name);
+        assert_int_equal(n, 0);
+        return true;
+    }
+    assert_true(index + 1 == c->n);
+    size_t have = strlen(c->args[index]);
+    assert_true(have + n < 256);
+    memcpy(c->args[index] + have, args, n);
+    c->args[index][have + n] = '\0';
+    return true;
+}
+
+/* Fed in pieces of every size from 1 to 9 bytes, the stream announces the
+ * same calls, with the same argument strings, as parsing the whole text. */
+static void test_stream_matches_parse(void **state) {
+    (void)state;
+    static const struct {
+        slm_tool_format f;
+        const char *text;
+    } cases[] = {
+        {SLM_TOOL_FMT_HERMES, "Sure.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"New \\\"York\\\" }\", "
+                              "\"days\": [1, 2], \"o\": {\"a\": \"}\"}}}\n</tool_call>\n<tool_call>{\"name\":\"get_time\",\"arguments\":{}}</tool_call>"},
+        {SLM_TOOL_FMT_LLAMA3, "{\"name\": \"get_time\", \"parameters\": {\"tz\": \"UTC\"}}"},
+        {SLM_TOOL_FMT_MISTRAL, "[{\"name\": \"a\", \"arguments\": {\"x\": 1}}, {\"name\": \"b\", \"arguments\": {\"y\": [true, null]}}]"},
+        {SLM_TOOL_FMT_COMMANDR, "Action:\n```json\n[\n  {\"tool_name\": \"search\", \"parameters\": {\"q\": \"cats and dogs\"}}\n]\n```"},
+        {SLM_TOOL_FMT_FUNCTIONARY, ">>>all\nok>>>get_time\n{\"tz\": \"UTC\"}>>>get_weather\n{\"city\": \"Oslo\"}"},
+        {SLM_TOOL_FMT_FUNCTIONARY, "<function=get_time>{\"tz\": \"CET\"}</function>"},
+        {SLM_TOOL_FMT_GENERIC, "{\"name\":\"f\",\"arguments\":{\"s\":\"\\u00e9 \\n\",\"n\":-1.50e3}}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *content = NULL;
+        json_t *want = NULL;
+        slm_error err = {0};
+        size_t len = strlen(cases[i].text);
+        assert_int_equal(slm_toolcall_parse(cases[i].f, cases[i].text, len, &content, &want, &err), SLM_OK);
+        free(content);
+        assert_true(json_array_size(want) > 0);
+        for (size_t piece = 1; piece <= 9; piece++) {
+            slm_toolcall_stream *st = NULL;
+            assert_int_equal(slm_toolcall_stream_new(cases[i].f, &st, &err), SLM_OK);
+            collected c;
+            memset(&c, 0, sizeof c);
+            for (size_t off = 0; off < len; off += piece)
+                assert_true(slm_toolcall_stream_feed(st, cases[i].text + off, off + piece < len ? piece : len - off,
+                                                     on_delta, &c));
+            if (c.n != json_array_size(want)) fail_msg("case %zu piece %zu: %zu calls, want %zu", i, piece, c.n, json_array_size(want));
+            assert_int_equal(slm_toolcall_stream_n_calls(st), c.n);
+            for (size_t k = 0; k < c.n; k++) {
+                json_t *w = json_array_get(want, k);
+                assert_string_equal(c.names[k], json_string_value(json_object_get(w, "name")));
+                assert_string_equal(c.args[k], json_string_value(json_object_get(w, "arguments")));
+            }
+            slm_toolcall_stream_free(st);
+        }
+        json_decref(want);
+    }
+}
+
 static void test_gbnf_args(void **state) {
     (void)state;
     char *out = NULL;
@@ -337,6 +406,7 @@ int main(void) {
         cmocka_unit_test(test_phi4),        cmocka_unit_test(test_functionary), cmocka_unit_test(test_commandr),
         cmocka_unit_test(test_generic),     cmocka_unit_test(test_detect),  cmocka_unit_test(test_grammars),
         cmocka_unit_test(test_gbnf_args),   cmocka_unit_test(test_real_templates),
+        cmocka_unit_test(test_stream_matches_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
