@@ -30,3 +30,23 @@ slm_gemm_fn slm_gemm_kernel(slm_dtype t) {
     pthread_once(&ONCE, detect);
     return slm_gemm_kernel_at(t, ACTIVE);
 }
+
+slm_gemm_fn slm_gemv_kernel_at(slm_dtype t, slm_simd_level level) {
+#if defined(__x86_64__) || defined(__i386__)
+    slm_simd_level cpu = slm_simd_cpu_level();
+    if (level > cpu) level = cpu;
+    slm_gemm_fn f = NULL;
+    if (level >= SLM_SIMD_AVX512) f = slm_gemv_avx512(t);
+    if (!f && level >= SLM_SIMD_AVX2) f = slm_gemv_avx2(t);
+    return f;
+#else
+    (void)t;
+    (void)level;
+    return NULL;
+#endif
+}
+
+slm_gemm_fn slm_gemv_kernel(slm_dtype t) {
+    pthread_once(&ONCE, detect);
+    return slm_gemv_kernel_at(t, ACTIVE);
+}

@@ -26,8 +26,15 @@ slm_gemm_fn slm_gemm_kernel(slm_dtype t);
 /* The same at an explicit level (capped by the CPU); tests use it. */
 slm_gemm_fn slm_gemm_kernel_at(slm_dtype t, slm_simd_level level);
 
+/* Kernel for one token (generation: one row at a time, streaming the
+ * weights), same signature; NULL where vec_dot is as good. */
+slm_gemm_fn slm_gemv_kernel(slm_dtype t);
+slm_gemm_fn slm_gemv_kernel_at(slm_dtype t, slm_simd_level level);
+
 /* Per-ISA tables (gemm_avx2.c, gemm_avx512.c). */
 slm_gemm_fn slm_gemm_avx2(slm_dtype t);
 slm_gemm_fn slm_gemm_avx512(slm_dtype t);
+slm_gemm_fn slm_gemv_avx2(slm_dtype t);
+slm_gemm_fn slm_gemv_avx512(slm_dtype t);
 
 #endif

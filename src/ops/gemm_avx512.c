@@ -35,3 +35,10 @@ slm_gemm_fn slm_gemm_avx512(slm_dtype t) {
     default: return NULL;
     }
 }
+
+slm_gemm_fn slm_gemv_avx512(slm_dtype t) {
+    switch (t) {
+    case SLM_TYPE_Q4_K: return q4k_gemv;
+    default: return NULL;
+    }
+}

@@ -31,6 +31,63 @@
 #define GEMM_VNNI 0
 #endif
 
+/* The 8 scales (bytes 0..7) and 8 mins (bytes 8..15) of a Q4_K block,
+ * unpacked with vector ops (the 16-byte load reads 4 bytes of qs, which
+ * follow the scales inside the block). As dwords, with u = the 3 packed
+ * dwords: s0 = u0 & 0x3f.., s1 = (u2 & 0x0f..) | (u0 >> 2 & 0x30..),
+ * n0 = u1 & 0x3f.., n1 = (u2 >> 4 & 0x0f..) | (u1 >> 2 & 0x30..). */
+GEMM_INLINE __m128i q4k_scales_mins(const slm_block_q4_K *x) {
+    __m128i v = _mm_loadu_si128((const __m128i *)x->scales);
+    __m128i p = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0)); /* u0 u2 u1 u2 */
+    __m128i q = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0)); /* u0 u0 u1 u1 */
+    __m128i lo = _mm_and_si128(_mm_srlv_epi32(p, _mm_setr_epi32(0, 0, 0, 4)),
+                               _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    __m128i hi = _mm_and_si128(_mm_srli_epi32(q, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+    return _mm_or_si128(lo, hi);
+}
+
+/* One Q4_K row against one Q8_K activation row (generation): like the
+ * vec_dot kernel, with the scales unpacked by vector ops, the mins summed
+ * by one 256-bit madd, and two integer accumulators per block so the
+ * dpwssd chain is half as long. */
+GEMM_INLINE float q4k_row(int64_t nb, const slm_block_q4_K *x, const slm_block_q8_K *y) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        __m128i sm = q4k_scales_mins(x + i);
+        __m128i s16 = _mm_cvtepu8_epi16(sm);
+        __m256i sc = _mm256_set_m128i(s16, s16);
+        __m256i mins2 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm)); /* m0 m0 m1 m1 .. */
+        __m256i msum = _mm256_madd_epi16(mins2, slm_x86_load32(y[i].bsums));
+        __m256i i0 = _mm256_setzero_si256(), i1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            __m256i q = slm_x86_load32(x[i].qs + 32 * j);
+            __m256i lo = _mm256_and_si256(q, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            i0 = slm_x86_madd_acc(i0, _mm256_maddubs_epi16(lo, slm_x86_load32(y[i].qs + 64 * j)),
+                                  slm_x86_scale_bcast(sc, 2 * j));
+            i1 = slm_x86_madd_acc(i1, _mm256_maddubs_epi16(hi, slm_x86_load32(y[i].qs + 64 * j + 32)),
+                                  slm_x86_scale_bcast(sc, 2 * j + 1));
+        }
+        const __m256 dy = _mm256_broadcast_ss(&y[i].d);
+        acc = _mm256_fmadd_ps(_mm256_mul_ps(dy, _mm256_set1_ps(slm_x86_f16(x[i].d))),
+                              _mm256_cvtepi32_ps(_mm256_add_epi32(i0, i1)), acc);
+        accm = _mm256_fmadd_ps(_mm256_mul_ps(dy, _mm256_set1_ps(slm_x86_f16(x[i].dmin))),
+                               _mm256_cvtepi32_ps(msum), accm);
+    }
+    return slm_x86_hsum8(_mm256_sub_ps(acc, accm));
+}
+
+static void q4k_gemv(int64_t cols, const void *w, size_t ws, int64_t n_rows, const void *a, size_t as,
+                     int64_t n_tok, float *y, int64_t ldy) {
+    const int64_t nb = cols / SLM_QK_K;
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t r = 0; r < n_rows; r++)
+            y[t * ldy + r] = q4k_row(nb, (const slm_block_q4_K *)((const uint8_t *)w + (size_t)r * ws),
+                                     (const slm_block_q8_K *)((const uint8_t *)a + (size_t)t * as));
+}
+
 /* ---- Q4_K x Q8_K ------------------------------------------------------- */
 GEMM_INLINE void q4k_tile(const int R, const int T, int64_t nb, const uint8_t *w, size_t ws,
                           const uint8_t *a, size_t as, float *y, int64_t ldy) {
@@ -45,7 +102,7 @@ GEMM_INLINE void q4k_tile(const int R, const int T, int64_t nb, const uint8_t *w
         __m128i mins[GEMM_MR];
         for (int r = 0; r < R; r++) {
             x[r] = (const slm_block_q4_K *)(w + (size_t)r * ws) + i;
-            __m128i sm = slm_x86_k4_scales(x[r]->scales);
+            __m128i sm = q4k_scales_mins(x[r]);
             __m128i s16 = _mm_cvtepu8_epi16(sm);
             sc[r] = _mm256_set_m128i(s16, s16);
             mins[r] = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm));

@@ -145,7 +145,7 @@ static slm_status part_setup(matmul_job *j, int i, const slm_matrix *w, float *y
     matmul_part *p = &j->parts[i];
     *p = (matmul_part){.w = w, .vec_dot = tt->vec_dot, .y = y,
                        .tiles = (w->rows + SLM_GEMM_ROW_TILE - 1) / SLM_GEMM_ROW_TILE};
-    if (j->n_tok >= GEMM_MIN_TOK) p->gemm = slm_gemm_kernel(w->type);
+    p->gemm = j->n_tok >= GEMM_MIN_TOK ? slm_gemm_kernel(w->type) : slm_gemv_kernel(w->type);
     j->tiles += p->tiles;
     if (tt->vec_dot_type == SLM_TYPE_F32) {
         p->act_row = (size_t)w->cols * sizeof(float);

@@ -179,19 +179,21 @@ static void test_matmul_all_types(void **state) {
     }
 }
 
-/* Every tiled kernel at every SIMD level the CPU has, called directly. */
+/* Every tiled (gemm) and one-token (gemv) kernel at every SIMD level the
+ * CPU has, called directly. */
 static void test_gemm_levels(void **state) {
     (void)state;
     const slm_simd_level levels[] = {SLM_SIMD_AVX2, SLM_SIMD_AVX512};
     int checked = 0;
     for (size_t li = 0; li < COUNT(levels); li++) {
         if (slm_simd_detect() < levels[li]) continue;
-        for (size_t ti = 0; ti < N_TYPES; ti++) {
-            slm_gemm_fn gemm = slm_gemm_kernel_at(TYPES[ti], levels[li]);
+        for (size_t ti = 0; ti < 2 * N_TYPES; ti++) { /* gemm kernels, then gemv kernels */
+            const slm_dtype type = TYPES[ti % N_TYPES];
+            slm_gemm_fn gemm = ti < N_TYPES ? slm_gemm_kernel_at(type, levels[li]) : slm_gemv_kernel_at(type, levels[li]);
             if (!gemm) continue;
             for (size_t ri = 0; ri < COUNT(ROWS); ri++)
                 for (size_t ki = 0; ki < COUNT(TOKS); ki++) {
-                    slm_matrix w = rand_matrix(TYPES[ti], ROWS[ri], cols_for(TYPES[ti]));
+                    slm_matrix w = rand_matrix(type, ROWS[ri], cols_for(type));
                     float *x = rand_floats(w.cols * TOKS[ki]);
                     reference ref = make_reference(&w, x, TOKS[ki]);
                     /* output rows strided wider than rows, as in a row split */
