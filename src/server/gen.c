@@ -23,6 +23,7 @@ static void job_free(gen_job *j) {
     if (j->m) models_release(j->srv, j->m);
     free(j->clean);
     free(j->acc);
+    slm_toolcall_stream_free(j->tstream);
     free(j->out);
     free(j);
 }

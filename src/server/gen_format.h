@@ -41,6 +41,8 @@ typedef struct gen_job {
     char *acc;            /* streamed output so far (tools only) */
     size_t acc_len, acc_cap, streamed;
     bool in_call;         /* a call started: no more content is streamed */
+    slm_toolcall_stream *tstream; /* OpenAI: calls followed as they are generated */
+    size_t fed;           /* acc bytes given to tstream */
 } gen_job;
 
 /* Accumulates a token event's logprobs into the choice (both APIs' shapes). */

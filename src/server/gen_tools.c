@@ -5,10 +5,13 @@
  * message.tool_calls (function{name, arguments object}). When streaming,
  * text is released as content only up to where a call could start (a
  * trigger string, or a prefix of one at the end), so call syntax never
- * leaks into content deltas; the calls are sent at the end, OpenAI's as
- * tool_calls deltas (one with id, type and name, then the arguments in
- * pieces). Main data: gen_job's acc buffer (text so far) and streamed
- * (how much of it went out as content). */
+ * leaks into content deltas. OpenAI's tool_calls deltas go out while the
+ * call is generated (chat/toolcall_stream.c: id, type and name as soon as
+ * the name is known, then the arguments as they grow); calls in a syntax
+ * the follower does not know are sent whole at the end; Ollama's calls
+ * are sent whole at the end. Main data: gen_job's acc buffer (text so
+ * far), streamed (how much of it went out as content) and fed (how much
+ * the call follower has seen). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,13 +136,47 @@ static bool send_content(gen_job *j, const char *s, size_t n) {
     return fmt_append_json(j, fmt_oa_chunk(j, s, n, false, NULL, NULL), true);
 }
 
+static json_t *delta_chunk(const gen_job *j, json_t *tool_call) {
+    json_t *o = fmt_oa_base(j, "chat.completion.chunk");
+    json_t *choice = json_pack("{s:i, s:{s:[o]}, s:n, s:n}", "index", 0, "delta", "tool_calls", tool_call, "logprobs",
+                               "finish_reason");
+    json_object_set_new(o, "choices", json_pack("[o]", choice));
+    if (j->include_usage) json_object_set_new(o, "usage", json_null());
+    return o;
+}
+
+/* A call starts (name) or its arguments grow: one OpenAI delta. */
+static bool on_call_delta(void *user, size_t index, const char *name, const char *args, size_t n) {
+    gen_job *j = user;
+    json_t *d;
+    if (name) {
+        char id[64];
+        call_id(j, id, sizeof id);
+        d = json_pack("{s:I, s:s, s:s, s:{s:s, s:s}}", "index", (json_int_t)index, "id", id, "type", "function",
+                      "function", "name", name, "arguments", "");
+    } else {
+        d = json_pack("{s:I, s:{s:s%}}", "index", (json_int_t)index, "function", "arguments", args, n);
+    }
+    return d && fmt_append_json(j, delta_chunk(j, d), true);
+}
+
+/* Gives the call region's new text to the call follower (OpenAI only:
+ * Ollama sends each call whole). */
+static bool follow_calls(gen_job *j) {
+    if (is_ollama(j) || !(j->tools_hold_all || j->in_call)) return true;
+    if (!j->tstream && slm_toolcall_stream_new(j->tool_fmt, &j->tstream, NULL) != SLM_OK) return false;
+    size_t from = j->fed > j->streamed ? j->fed : j->streamed;
+    j->fed = j->acc_len;
+    return from >= j->acc_len || slm_toolcall_stream_feed(j->tstream, j->acc + from, j->acc_len - from, on_call_delta, j);
+}
+
 bool tools_stream_token(gen_job *j, const char *text, size_t len) {
     if (!acc_add(j, text, len)) return false;
     size_t upto = releasable(j);
-    if (upto <= j->streamed) return true;
-    bool ok = send_content(j, j->acc + j->streamed, upto - j->streamed);
-    j->streamed = upto;
-    return ok;
+    bool ok = true;
+    if (upto > j->streamed) ok = send_content(j, j->acc + j->streamed, upto - j->streamed);
+    if (upto > j->streamed) j->streamed = upto;
+    return ok && follow_calls(j);
 }
 
 /* Content the parser found that has not been streamed yet: what follows
@@ -154,15 +191,6 @@ static bool send_rest_of_content(gen_job *j, const char *content) {
     size_t cl = strlen(content);
     if (s <= cl && memcmp(content, t, s) == 0) return send_content(j, content + s, cl - s);
     return true; /* already sent differently; nothing can be taken back */
-}
-
-static json_t *delta_chunk(const gen_job *j, json_t *tool_call) {
-    json_t *o = fmt_oa_base(j, "chat.completion.chunk");
-    json_t *choice = json_pack("{s:i, s:{s:[o]}, s:n, s:n}", "index", 0, "delta", "tool_calls", tool_call, "logprobs",
-                               "finish_reason");
-    json_object_set_new(o, "choices", json_pack("[o]", choice));
-    if (j->include_usage) json_object_set_new(o, "usage", json_null());
-    return o;
 }
 
 /* One call as deltas: id, type and name first, then the arguments in pieces
@@ -187,11 +215,15 @@ static bool send_call_deltas(gen_job *j, size_t index, const json_t *call) {
 
 bool tools_stream_done(gen_job *j, const slm_event *d, const char **finish) {
     if (d->text_len && !acc_add(j, d->text, d->text_len)) return false;
+    (void)releasable(j); /* the last text may complete a call start */
+    if (!follow_calls(j)) return false;
+    size_t sent = j->tstream ? slm_toolcall_stream_n_calls(j->tstream) : 0;
     char *content = NULL;
     json_t *calls = tools_parse(j, j->acc, j->acc_len, &content);
     bool ok = true;
-    if (!calls) ok = send_content(j, j->acc + j->streamed, j->acc_len - j->streamed); /* it was all text */
-    else ok = send_rest_of_content(j, content ? content : "");
+    if (!calls && sent == 0) ok = send_content(j, j->acc + j->streamed, j->acc_len - j->streamed); /* all text */
+    else if (calls) ok = send_rest_of_content(j, content ? content : "");
+    /* (a call announced but cut off before it was complete cannot be taken back) */
     if (ok && calls) {
         if (!is_ollama(j)) *finish = "tool_calls"; /* Ollama says "stop" */
         if (is_ollama(j)) {
@@ -199,9 +231,9 @@ bool tools_stream_done(gen_job *j, const slm_event *d, const char **finish) {
             json_object_set(json_object_get(o, "message"), "tool_calls", calls);
             ok = fmt_append_json(j, o, false);
         } else {
-            size_t i;
+            size_t i; /* the calls the follower did not announce (other syntaxes) */
             json_t *c;
-            json_array_foreach(calls, i, c) if (ok) ok = send_call_deltas(j, i, c);
+            json_array_foreach(calls, i, c) if (ok && i >= sent) ok = send_call_deltas(j, i, c);
         }
     }
     free(content);
