@@ -3,16 +3,71 @@
  * set by one byte; an empty set prunes the whole subtree (every token with
  * that prefix), and a node reached with a live set allows the tokens that
  * end there. Frames created during the walk are rolled back per depth, so
- * the arena ends the walk as it started. */
+ * the arena ends the walk as it started.
+ *
+ * Masks are cached by state: frames are hash-consed, so the same set of
+ * stack tops is the same parser state (inside a long string every
+ * character leads back to the same set), and its mask is reused. The
+ * cache maps the sorted top ids to a mask; it is cleared when full and
+ * whenever the arena is compacted (ids change). */
 #include <string.h>
 
 #include "grammar/matcher_internal.h"
 
+#define CACHE_SLOTS 64
+
+typedef struct centry {
+    uint64_t hash;
+    uint32_t *tops; /* sorted */
+    size_t n;
+    uint32_t *mask;
+} centry;
+
 struct gmask_cache {
-    int unused;
+    centry e[CACHE_SLOTS];
+    size_t used, words;
+    size_t arena_gen;
 };
 
-void gmask_cache_free(gmask_cache *c) { free(c); }
+static void cache_clear(gmask_cache *c) {
+    for (size_t i = 0; i < c->used; i++) {
+        free(c->e[i].tops);
+        free(c->e[i].mask);
+    }
+    c->used = 0;
+}
+
+void gmask_cache_free(gmask_cache *c) {
+    if (!c) return;
+    cache_clear(c);
+    free(c);
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static uint64_t tops_hash(const uint32_t *t, size_t n) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ t[i]) * 1099511628211ull;
+    return h;
+}
+
+/* Sorted copy of the current tops (caller frees), NULL on OOM. */
+static uint32_t *sorted_tops(const slm_grammar_matcher *m) {
+    uint32_t *t = slm_malloc_array(m->cur.n ? m->cur.n : 1, sizeof *t);
+    if (!t) return NULL;
+    memcpy(t, m->cur.p, m->cur.n * sizeof *t);
+    qsort(t, m->cur.n, sizeof *t, cmp_u32);
+    return t;
+}
+
+static centry *cache_find(gmask_cache *c, const uint32_t *t, size_t n, uint64_t h) {
+    for (size_t i = 0; i < c->used; i++)
+        if (c->e[i].hash == h && c->e[i].n == n && !memcmp(c->e[i].tops, t, n * sizeof *t)) return &c->e[i];
+    return NULL;
+}
 
 static int only_accept(const uint32_t *tops, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -20,7 +75,48 @@ static int only_accept(const uint32_t *tops, size_t n) {
     return 1;
 }
 
+static slm_status walk_fill(slm_grammar_matcher *m, uint32_t *mask, slm_error *err);
+
 slm_status gmask_fill(slm_grammar_matcher *m, uint32_t *mask, slm_error *err) {
+    size_t words = slm_grammar_vocab_mask_words(m->v);
+    if (!m->cache) {
+        m->cache = calloc(1, sizeof *m->cache);
+        if (!m->cache) return walk_fill(m, mask, err);
+        m->cache->words = words;
+    }
+    gmask_cache *c = m->cache;
+    if (c->arena_gen != m->arena_gen) {
+        cache_clear(c);
+        c->arena_gen = m->arena_gen;
+    }
+    uint32_t *t = sorted_tops(m);
+    if (!t) return walk_fill(m, mask, err);
+    uint64_t h = tops_hash(t, m->cur.n);
+    centry *e = cache_find(c, t, m->cur.n, h);
+    if (e) {
+        free(t);
+        for (size_t i = 0; i < words; i++) mask[i] |= e->mask[i];
+        return SLM_OK;
+    }
+    /* walk into a zeroed buffer so the cached mask holds tokens only */
+    uint32_t *fresh = calloc(words, sizeof *fresh);
+    if (!fresh) {
+        free(t);
+        return walk_fill(m, mask, err);
+    }
+    slm_status st = walk_fill(m, fresh, err);
+    if (st) {
+        free(t);
+        free(fresh);
+        return st;
+    }
+    for (size_t i = 0; i < words; i++) mask[i] |= fresh[i];
+    if (c->used == CACHE_SLOTS) cache_clear(c);
+    c->e[c->used++] = (centry){h, t, m->cur.n, fresh};
+    return SLM_OK;
+}
+
+static slm_status walk_fill(slm_grammar_matcher *m, uint32_t *mask, slm_error *err) {
     const slm_grammar_vocab *v = m->v;
     garena *a = &m->a;
     size_t mark0 = a->n;

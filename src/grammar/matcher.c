@@ -36,6 +36,7 @@ static slm_status fail_status(const slm_grammar_matcher *m, slm_error *err) {
 void slm_grammar_matcher_reset(slm_grammar_matcher *m) {
     if (!m) return;
     garena_rollback(&m->a, 1);
+    m->arena_gen++;
     m->a.failed = 0;
     m->done = 0;
     m->cur.n = 0;
@@ -107,6 +108,7 @@ static void commit(slm_grammar_matcher *m) {
     m->scratch = t;
     if (m->a.n > COMPACT_MIN_FRAMES && m->a.n > 4 * m->live_after_gc) {
         if (garena_compact(&m->a, m->cur.p, m->cur.n) == 0) m->live_after_gc = m->a.n;
+        m->arena_gen++; /* compaction renumbers frames (and may half-run) */
     }
 }
 

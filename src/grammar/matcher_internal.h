@@ -88,6 +88,7 @@ struct slm_grammar_matcher {
     u32vec walk;
     size_t *walk_start, *walk_len, *walk_mark;
     gmask_cache *cache;
+    size_t arena_gen; /* bumped when frame ids change (compaction, reset) */
 };
 
 /* Fills mask for the current state (mask.c). */
