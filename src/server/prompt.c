@@ -1,6 +1,10 @@
 /* Prompts for the server: chat messages (OpenAI content parts flattened to
  * text) rendered with the model's chat template, and prompt tokenization
- * that adds BOS unless the rendered template already starts with it. */
+ * that adds BOS unless the rendered template already starts with it.
+ * Tools go to templates that render a `tools` list (with the extras some
+ * read, and tool-call arguments as objects, or as JSON text for the few
+ * that concatenate them); for other templates a system message describes
+ * the tools and the family's call syntax. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -107,6 +107,11 @@ check "streamed tool-call deltas = whole answer's calls" "$streamed" "$whole too
 
 post /v1/chat/completions "{$MSG,\"seed\":3,\"max_tokens\":30,\"tools\":$TOOLS}"
 check "tool_choice auto: 200, plain text from a base model" "$CODE:$(jget "$TMP/body" 'j["choices"][0]["finish_reason"] in ("stop", "length")')" "200:True"
+BODY="{$MSG,\"temperature\":0,\"max_tokens\":40,\"tools\":$TOOLS"
+post /v1/chat/completions "$BODY}"
+whole=$(jget "$TMP/body" 'j["choices"][0]["message"]["content"]')
+curl -sN "$URL/v1/chat/completions" -d "$BODY,\"stream\":true}" >"$TMP/sse"
+check "tool_choice auto streamed: the same text as whole" "$(python3 -c 'import json,sys; print("".join((json.loads(l[6:])["choices"][0]["delta"].get("content") or "") for l in open(sys.argv[1]) if l.startswith("data: {")))' "$TMP/sse")" "$whole"
 post /v1/chat/completions "{$MSG,\"seed\":3,\"max_tokens\":30,\"tools\":$TOOLS,\"tool_choice\":\"none\"}"
 check "tool_choice none: no tool_calls" "$CODE:$(jget "$TMP/body" '"tool_calls" in j["choices"][0]["message"]')" "200:False"
 
