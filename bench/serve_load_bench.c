@@ -23,6 +23,7 @@ typedef struct bench_opts {
     const char *url, *mode, *model, *api; /* api: "completions" or "ollama" */
     int streams[16], n_streams;
     int requests, max_tokens, prompt_words, prefix_words, suffix_words, reps;
+    bool fresh_conn; /* a new TCP connection per request instead of keep-alive */
     int server_pid; /* > 0: also report the server's CPU time (robust on a shared, busy machine) */
 } bench_opts;
 
@@ -236,11 +237,12 @@ static void do_request(CURL *h, const bench_opts *o, const char *prompt, int max
     free(body);
 }
 
-static CURL *new_handle(void) {
+static CURL *new_handle(const bench_opts *o) {
     CURL *h = curl_easy_init();
     if (h) {
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+        if (o->fresh_conn) curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
     }
     return h;
 }
@@ -260,7 +262,7 @@ typedef struct stream_job {
 
 static void *stream_main(void *arg) {
     stream_job *j = arg;
-    CURL *h = new_handle();
+    CURL *h = new_handle(j->o);
     char *prompt = NULL;
     pthread_barrier_wait(j->go);
     for (int k = 0; k < j->o->requests; k++) {
@@ -319,7 +321,7 @@ static int run_load(const bench_opts *o, int n) {
 /* ---- mode prefix: cold shared prefix, then a hit with another suffix ---- */
 
 static int run_prefix(const bench_opts *o) {
-    CURL *h = new_handle();
+    CURL *h = new_handle(o);
     int errors = 0;
     double *ratio = calloc((size_t)o->reps, sizeof *ratio);
     if (!h || !ratio) return 1;
@@ -373,7 +375,7 @@ static void health_latency(const bench_opts *o, CURL *h, int n) {
 }
 
 static int run_overhead(const bench_opts *o) {
-    CURL *h = new_handle();
+    CURL *h = new_handle(o);
     int n = o->reps, m = 0, errors = 0;
     double *lat = calloc((size_t)n, sizeof *lat), *eng = calloc((size_t)n, sizeof *eng);
     double *ovh = calloc((size_t)n, sizeof *ovh);
@@ -420,16 +422,17 @@ static void usage(void) {
             "  --requests N         load: requests per stream (default 2)\n"
             "  --max-tokens N       load: max_tokens (default 64)\n"
             "  --prompt-words N     load/overhead: prompt length in words (default 24 / 4)\n"
-            "  --prefix-words N     prefix: shared prefix length in words (default 750, ~1000 tokens)\n"
+            "  --prefix-words N     prefix: shared prefix length in words (default 970, ~1000 tokens)\n"
             "  --suffix-words N     prefix: suffix length in words (default 12)\n"
             "  --reps N             prefix: repetitions (default 3); overhead: requests (default 1000)\n"
+            "  --fresh-conn 1       a new TCP connection per request (default: keep-alive)\n"
             "  --server-pid PID     also report the server process's CPU time (load, overhead)\n");
 }
 
 static bool parse_args(int argc, char **argv, bench_opts *o) {
     if (argc < 3) return false;
     *o = (bench_opts){.url = argv[1], .mode = argv[2], .model = "default", .api = "completions", .requests = 2,
-                      .max_tokens = 64, .prompt_words = -1, .prefix_words = 750, .suffix_words = 12, .reps = -1};
+                      .max_tokens = 64, .prompt_words = -1, .prefix_words = 970, .suffix_words = 12, .reps = -1};
     const char *list = "1,4,8";
     for (int i = 3; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -445,6 +448,7 @@ static bool parse_args(int argc, char **argv, bench_opts *o) {
         else if (!strcmp(a, "--suffix-words")) o->suffix_words = atoi(v);
         else if (!strcmp(a, "--reps")) o->reps = atoi(v);
         else if (!strcmp(a, "--server-pid")) o->server_pid = atoi(v);
+        else if (!strcmp(a, "--fresh-conn")) o->fresh_conn = atoi(v) != 0;
         else return false;
     }
     bool overhead = !strcmp(o->mode, "overhead");
@@ -466,7 +470,7 @@ int main(int argc, char **argv) {
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     /* Warm-up: slm loads a model on first use; neither server is timed cold. */
-    CURL *h = new_handle();
+    CURL *h = new_handle(&o);
     req_result w;
     if (h) do_request(h, &o, "warm up", 2, false, &w);
     curl_easy_cleanup(h);
