@@ -27,11 +27,33 @@ GEMM_KIND(q4k)
 GEMM_KIND(q6k)
 GEMM_KIND(q8_0)
 
+/* Q8_0 with the hoisted per-block work (gemm_x86.h), the plain tiles as
+ * the fallback when its scratch cannot be allocated. */
+#define Q8P_FN(R, T)                                                                          \
+    static void q8_0p_tile_##R##x##T(int64_t nb, const q8_0_prep *p, const uint8_t *a, size_t as, \
+                                     float *y, int64_t ldy) {                                 \
+        q8_0p_tile(R, T, nb, p, a, as, y, ldy);                                               \
+    }
+#define Q8P_ROW(R) Q8P_FN(R, 1) Q8P_FN(R, 2) Q8P_FN(R, 3) Q8P_FN(R, 4)
+Q8P_ROW(1) Q8P_ROW(2) Q8P_ROW(3) Q8P_ROW(4)
+static q8_0p_tile_fn const q8_0p_tiles[4][4] = {
+    {q8_0p_tile_1x1, q8_0p_tile_1x2, q8_0p_tile_1x3, q8_0p_tile_1x4},
+    {q8_0p_tile_2x1, q8_0p_tile_2x2, q8_0p_tile_2x3, q8_0p_tile_2x4},
+    {q8_0p_tile_3x1, q8_0p_tile_3x2, q8_0p_tile_3x3, q8_0p_tile_3x4},
+    {q8_0p_tile_4x1, q8_0p_tile_4x2, q8_0p_tile_4x3, q8_0p_tile_4x4},
+};
+
+static void q8_0p_gemm(int64_t cols, const void *w, size_t ws, int64_t n_rows, const void *a, size_t as,
+                       int64_t n_tok, float *y, int64_t ldy) {
+    if (!q8_0p_sweep(q8_0p_tiles, cols / SLM_QK, w, ws, n_rows, a, as, n_tok, y, ldy))
+        q8_0_gemm(cols, w, ws, n_rows, a, as, n_tok, y, ldy);
+}
+
 slm_gemm_fn slm_gemm_avx512(slm_dtype t) {
     switch (t) {
     case SLM_TYPE_Q4_K: return q4k_gemm;
     case SLM_TYPE_Q6_K: return q6k_gemm;
-    case SLM_TYPE_Q8_0: return q8_0_gemm;
+    case SLM_TYPE_Q8_0: return q8_0p_gemm;
     default: return NULL;
     }
 }

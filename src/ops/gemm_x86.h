@@ -23,6 +23,8 @@
 #include "ops/gemm.h"
 #include "ops/quant_x86.h"
 
+#include <stdlib.h>
+
 #define GEMM_INLINE static inline __attribute__((always_inline))
 
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
@@ -248,13 +250,113 @@ GEMM_INLINE void q8_0_tile(const int R, const int T, int64_t nb, const uint8_t *
                 __m256i d = _mm256_madd_epi16(_mm256_maddubs_epi16(xa, _mm256_sign_epi8(yq[t], xq)),
                                               _mm256_set1_epi16(1));
 #endif
-                acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dx, dy[t]), _mm256_cvtepi32_ps(d), acc[r][t]);
+                /* (cvt * dx) * dy: vector multiplies (a scalar dx * dy would
+                 * need a broadcast per output) */
+                acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(d), dx), dy[t], acc[r][t]);
             }
         }
     }
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) y[t * ldy + r] = slm_x86_hsum8(acc[r][t]);
 }
+
+#if GEMM_VNNI
+/* Q8_0 with the per-block work hoisted out of the tiles: before the tiles
+ * run, each token's blocks get their bias (-128 * sum of the bytes, as an
+ * int32) and float scale, and each row tile's weights are copied biased to
+ * unsigned bytes with float scales. A tile then does per row, token and
+ * block only vpdpbusd (started at the bias), a convert and two float
+ * multiplies: no f16 conversions, broadcasts or bias sums. */
+typedef struct q8_0_prep {
+    const uint8_t *xu;   /* [R][nb][32] weights + 128 */
+    const float *dx;     /* [R][nb] */
+    const int32_t *bias; /* [T][nb] */
+    const float *dy;     /* [T][nb] */
+} q8_0_prep;
+
+GEMM_INLINE void q8_0p_tile(const int R, const int T, int64_t nb, const q8_0_prep *p, const uint8_t *a,
+                            size_t as, float *y, int64_t ldy) {
+    __m256 acc[GEMM_MR][GEMM_MT];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i yq[GEMM_MT], bias[GEMM_MT];
+        for (int t = 0; t < T; t++) {
+            yq[t] = slm_x86_load32(((const slm_block_q8_0 *)(a + (size_t)t * as) + i)->qs);
+            bias[t] = _mm256_zextsi128_si256(_mm_cvtsi32_si128(p->bias[t * nb + i]));
+        }
+        for (int r = 0; r < R; r++) {
+            const __m256i xu = slm_x86_load32(p->xu + ((size_t)r * (size_t)nb + (size_t)i) * SLM_QK);
+            const __m256 dx = _mm256_broadcast_ss(&p->dx[r * nb + i]);
+            for (int t = 0; t < T; t++) {
+                __m256i d = _mm256_dpbusd_epi32(bias[t], xu, yq[t]);
+                acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(d), dx),
+                                            _mm256_broadcast_ss(&p->dy[t * nb + i]), acc[r][t]);
+            }
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) y[t * ldy + r] = slm_x86_hsum8(acc[r][t]);
+}
+
+typedef void (*q8_0p_tile_fn)(int64_t nb, const q8_0_prep *p, const uint8_t *a, size_t as, float *y,
+                              int64_t ldy);
+
+/* Per-token bias and scale of n_tok activation rows. */
+static void q8_0_prep_tokens(int64_t nb, const uint8_t *a, size_t as, int64_t n_tok, int32_t *bias, float *dy) {
+    const __m256i ones = _mm256_set1_epi8(1);
+    for (int64_t t = 0; t < n_tok; t++) {
+        const slm_block_q8_0 *yb = (const slm_block_q8_0 *)(a + (size_t)t * as);
+        for (int64_t i = 0; i < nb; i++) {
+            __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, slm_x86_load32(yb[i].qs));
+            __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+            h = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(1, 0, 3, 2)));
+            h = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(2, 3, 0, 1)));
+            bias[t * nb + i] = -128 * _mm_cvtsi128_si32(h);
+            dy[t * nb + i] = slm_x86_f16(yb[i].d);
+        }
+    }
+}
+
+/* Biased weights and float scales of rows [0, R) starting at w. */
+static void q8_0_prep_rows(int64_t nb, const uint8_t *w, size_t ws, int R, uint8_t *xu, float *dx) {
+    const __m256i bias = _mm256_set1_epi8((char)0x80);
+    for (int r = 0; r < R; r++) {
+        const slm_block_q8_0 *xb = (const slm_block_q8_0 *)(w + (size_t)r * ws);
+        for (int64_t i = 0; i < nb; i++) {
+            _mm256_storeu_si256((__m256i *)(xu + ((size_t)r * (size_t)nb + (size_t)i) * SLM_QK),
+                                _mm256_xor_si256(slm_x86_load32(xb[i].qs), bias));
+            dx[r * nb + i] = slm_x86_f16(xb[i].d);
+        }
+    }
+}
+
+/* The sweep of gemm_sweep, with the preparation; false (nothing done)
+ * when the scratch cannot be allocated. */
+static bool q8_0p_sweep(q8_0p_tile_fn const tiles[GEMM_MR][GEMM_MT], int64_t nb, const uint8_t *w, size_t ws,
+                        int64_t n_rows, const uint8_t *a, size_t as, int64_t n_tok, float *y, int64_t ldy) {
+    const size_t tok_bytes = (size_t)n_tok * (size_t)nb * (sizeof(int32_t) + sizeof(float));
+    const size_t row_bytes = (size_t)GEMM_MR * (size_t)nb * (SLM_QK + sizeof(float));
+    uint8_t *mem = aligned_alloc(32, (tok_bytes + row_bytes + 31) / 32 * 32);
+    if (!mem) return false;
+    uint8_t *xu = mem;
+    float *dx = (float *)(mem + (size_t)GEMM_MR * (size_t)nb * SLM_QK);
+    int32_t *bias = (int32_t *)(mem + row_bytes);
+    float *dy = (float *)(bias + (size_t)n_tok * (size_t)nb);
+    q8_0_prep_tokens(nb, a, as, n_tok, bias, dy);
+    for (int64_t r = 0; r < n_rows; r += GEMM_MR) {
+        const int R = (int)(n_rows - r < GEMM_MR ? n_rows - r : GEMM_MR);
+        q8_0_prep_rows(nb, w + (size_t)r * ws, ws, R, xu, dx);
+        for (int64_t t = 0; t < n_tok; t += GEMM_MT) {
+            const int T = (int)(n_tok - t < GEMM_MT ? n_tok - t : GEMM_MT);
+            q8_0_prep p = {xu, dx, bias + t * nb, dy + t * nb};
+            tiles[R - 1][T - 1](nb, &p, a + (size_t)t * as, as, y + t * ldy + r, ldy);
+        }
+    }
+    free(mem);
+    return true;
+}
+#endif
 
 /* ---- tiling ------------------------------------------------------------- */
 typedef void (*gemm_tile_fn)(int64_t nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,

@@ -19,7 +19,7 @@
 
 #define ROW_BLOCK 8
 #define GEMM_MIN_TOK 2 /* fewer tokens: vec_dot streams the rows as fast */
-#define TOK_CHUNK 64 /* tokens per pass of the tiled kernels */
+#define TOK_CHUNK 128 /* tokens per pass of the tiled kernels */
 
 struct slm_ops {
     slm_threadpool *pool;
