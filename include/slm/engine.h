@@ -10,6 +10,7 @@
 #include "slm/base.h"
 #include "slm/chat.h"
 #include "slm/gguf.h"
+#include "slm/grammar.h"
 #include "slm/model.h"
 #include "slm/sample.h"
 #include "slm/tokenizer.h"
@@ -42,6 +43,8 @@ typedef struct slm_gen_params {
     slm_sampler_params sampling;
     bool echo_prompt;         /* emit the prompt's tokens first (special ones rendered) */
     bool parse_special;       /* match special-token texts in the prompt */
+    const slm_grammar *grammar; /* constrain the output (NULL: free text); it
+                                   ends when the grammar is complete */
 } slm_gen_params;
 
 void slm_gen_params_default(slm_gen_params *p);

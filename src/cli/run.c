@@ -3,6 +3,7 @@
  * prompt. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@ typedef struct run_opts {
     slm_gen_params gen;
     const char *model, *prompt;
     bool stats, raw;
+    const char *schema_file, *grammar_file; /* constrained output */
     json_t *messages; /* chat mode: the conversation so far */
 } run_opts;
 
@@ -40,6 +42,8 @@ static void run_usage(FILE *f) {
             "  -c, --ctx N          context size in tokens (default: the model's, max 4096)\n"
             "  --no-echo            do not print the prompt before the output\n"
             "  --raw                ignore the model's chat template: plain completion\n"
+            "  --json-schema FILE   constrain the output to JSON valid against the schema in FILE\n"
+            "  --grammar FILE       constrain the output to the GBNF grammar in FILE (root rule: root)\n"
             "  --special            parse special-token texts (like <s>) in the prompt\n"
             "  --stats              print timings to stderr at the end\n");
 }
@@ -93,6 +97,10 @@ static int parse_option(const char *a, int argc, char **argv, int *i, run_opts *
         o->gen.echo_prompt = false;
     } else if (strcmp(a, "--raw") == 0) {
         o->raw = true;
+    } else if (strcmp(a, "--json-schema") == 0) {
+        if (!(o->schema_file = cli_value("run", argc, argv, i))) return -1;
+    } else if (strcmp(a, "--grammar") == 0) {
+        if (!(o->grammar_file = cli_value("run", argc, argv, i))) return -1;
     } else if (strcmp(a, "--special") == 0) {
         o->gen.parse_special = true;
     } else if (strcmp(a, "--stats") == 0) {
@@ -225,6 +233,58 @@ static int interactive(slm_engine *e, run_opts *o) {
     return 0;
 }
 
+/* Reads a whole (small) file; NULL after printing why. */
+static char *read_small_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "slm run: cannot open %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t cap = 0, n = 0, got;
+    do {
+        if (n + 4096 > cap) {
+            if (cap > (64u << 20)) {
+                fprintf(stderr, "slm run: %s is too large (over 64 MiB)\n", path);
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            cap = cap ? cap * 2 : 8192;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb) break;
+            buf = nb;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+    } while (got > 0);
+    fclose(f);
+    if (!buf) return NULL;
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* Compiles --json-schema / --grammar; false after printing the error. */
+static bool load_constraint(const run_opts *o, slm_grammar **out) {
+    const char *path = o->schema_file ? o->schema_file : o->grammar_file;
+    *out = NULL;
+    if (!path) return true;
+    if (o->schema_file && o->grammar_file) {
+        fprintf(stderr, "slm run: use either --json-schema or --grammar, not both\n");
+        return false;
+    }
+    size_t len = 0;
+    char *text = read_small_file(path, &len);
+    if (!text) return false;
+    slm_error err = {0};
+    slm_status st = o->schema_file ? slm_grammar_compile_json_schema(text, len, NULL, out, &err)
+                                   : slm_grammar_compile_gbnf(text, len, "root", out, &err);
+    free(text);
+    if (st != SLM_OK) fprintf(stderr, "slm run: %s: %s\n", path, err.msg);
+    return st == SLM_OK;
+}
+
 int cli_run(int argc, char **argv) {
     run_opts o = {0};
     slm_gen_params_default(&o.gen);
@@ -234,15 +294,20 @@ int cli_run(int argc, char **argv) {
     char path[4096];
     if (!cli_resolve_model("run", o.model, path, sizeof path)) return 1;
     o.engine.model_path = path;
+    slm_grammar *grammar = NULL;
+    if (!load_constraint(&o, &grammar)) return 1;
+    o.gen.grammar = grammar;
     slm_error err = {0};
     slm_engine *e = NULL;
     if (slm_engine_open(&o.engine, &e, &err) != SLM_OK) {
         fprintf(stderr, "slm run: %s\n", err.msg);
+        slm_grammar_free(grammar);
         return 1;
     }
     if (!o.raw && slm_engine_has_chat_template(e)) o.messages = json_array();
     int rc = o.prompt ? generate_once(e, &o, o.prompt) : interactive(e, &o);
     json_decref(o.messages);
     slm_engine_close(e);
+    slm_grammar_free(grammar);
     return rc;
 }

@@ -27,6 +27,7 @@ slm_status slm_engine_open(const slm_engine_params *p, slm_engine **out, slm_err
 void slm_engine_close(slm_engine *e) {
     if (!e) return;
     slm_chat_template_free(e->chat);
+    slm_grammar_vocab_free(e->gvocab);
     free(e->hist);
     slm_context_free(e->ctx);
     slm_ops_free(e->ops);
@@ -106,14 +107,47 @@ static slm_status prefill(slm_engine *e, const int32_t *toks, size_t n, slm_samp
     return st;
 }
 
+/* Grammar state of one generation: a matcher and its token mask. */
+typedef struct constraint {
+    slm_grammar_matcher *m;
+    uint32_t *mask;
+} constraint;
+
+static slm_status constraint_init(slm_engine *e, const slm_grammar *g, constraint *c, slm_error *err) {
+    if (!g) return SLM_OK;
+    slm_status st = SLM_OK;
+    if (!e->gvocab) st = slm_grammar_vocab_from_tokenizer(e->tok, &e->gvocab, err);
+    if (st == SLM_OK) st = slm_grammar_matcher_new(g, e->gvocab, &c->m, err);
+    if (st == SLM_OK && !(c->mask = calloc(slm_grammar_vocab_mask_words(e->gvocab), sizeof *c->mask)))
+        st = slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
+    return st;
+}
+
+static void constraint_free(constraint *c) {
+    slm_grammar_matcher_free(c->m);
+    free(c->mask);
+}
+
+/* Samples the next token, within the grammar when there is one (fails
+ * closed: a grammar error ends generation with that error). */
+static slm_status next_token(slm_sampler *s, const float *logits, constraint *c, int32_t *tok, slm_error *err) {
+    if (c->m && slm_grammar_matcher_fill_mask(c->m, c->mask, err) != SLM_OK) return err ? err->code : SLM_ERR_INTERNAL;
+    *tok = c->m ? slm_sampler_sample_masked(s, logits, c->mask) : slm_sampler_sample(s, logits);
+    if (*tok < 0)
+        return slm_error_set(err, SLM_ERR_INVALID_ARG, c->m ? "the grammar allows no token here"
+                                                           : "no token can be sampled (all are banned)");
+    return c->m ? slm_grammar_matcher_accept_token(c->m, *tok, err) : SLM_OK;
+}
+
 static slm_status generate_loop(slm_engine *e, const slm_gen_params *p, slm_sampler *s, emitter *em,
-                                slm_gen_stats *stats, double t_start, slm_error *err) {
+                                slm_gen_stats *stats, double t_start, constraint *c, slm_error *err) {
     double t0 = slm_now_s();
     stats->finish = SLM_FINISH_LENGTH;
     for (int32_t i = 0; p->n_predict < 0 || i < p->n_predict; i++) {
         if (slm_context_n_past(e->ctx) >= slm_context_n_ctx(e->ctx)) break;
-        int32_t tok = slm_sampler_sample(s, slm_context_logits(e->ctx, -1));
-        if (tok < 0) return slm_error_set(err, SLM_ERR_INVALID_ARG, "no token can be sampled (all are banned)");
+        int32_t tok;
+        slm_status gs = next_token(s, slm_context_logits(e->ctx, -1), c, &tok, err);
+        if (gs != SLM_OK) return gs;
         if (i == 0) stats->ttft_s = slm_now_s() - t_start;
         if (slm_tokenizer_is_eog(e->tok, tok)) {
             stats->finish = SLM_FINISH_STOP;
@@ -123,6 +157,10 @@ static slm_status generate_loop(slm_engine *e, const slm_gen_params *p, slm_samp
         stats->n_gen++;
         if (!emit(em, tok)) {
             stats->finish = SLM_FINISH_CANCEL;
+            break;
+        }
+        if (c->m && slm_grammar_matcher_is_done(c->m)) { /* nothing more can follow */
+            stats->finish = SLM_FINISH_STOP;
             break;
         }
         if (p->n_predict >= 0 && i + 1 >= p->n_predict) break;
@@ -148,12 +186,14 @@ slm_status slm_engine_generate(slm_engine *e, const char *prompt, size_t prompt_
     int32_t *toks = NULL;
     size_t n = 0;
     slm_sampler *s = NULL;
+    constraint con = {0};
     slm_status st = slm_tokenize(e->tok, prompt, prompt_len, true, p->parse_special, &toks, &n, err);
     /* a template that writes bos_token itself plus the tokenizer's BOS would
      * give two; keep one */
     int32_t bos = slm_tokenizer_bos(e->tok);
     if (st == SLM_OK && n >= 2 && bos >= 0 && toks[0] == bos && toks[1] == bos) memmove(toks, toks + 1, --n * sizeof *toks);
     if (st == SLM_OK) st = slm_sampler_new(&p->sampling, slm_model_hparams(e->model)->n_vocab, &s, err);
+    if (st == SLM_OK) st = constraint_init(e, p->grammar, &con, err);
     if (st != SLM_OK) goto done;
     emitter em = {.fn = on_piece, .user = user};
     if (p->echo_prompt) {
@@ -165,9 +205,10 @@ slm_status slm_engine_generate(slm_engine *e, const char *prompt, size_t prompt_
     stats->n_prompt = (int32_t)n;
     st = prefill(e, toks, n, s, &stats->n_cached, err);
     stats->t_prompt_s = slm_now_s() - t_start;
-    if (st == SLM_OK && p->n_predict != 0) st = generate_loop(e, p, s, &em, stats, t_start, err);
+    if (st == SLM_OK && p->n_predict != 0) st = generate_loop(e, p, s, &em, stats, t_start, &con, err);
     emit_flush(&em);
 done:
+    constraint_free(&con);
     slm_sampler_free(s);
     free(toks);
     return st;
