@@ -37,7 +37,7 @@ typedef struct local_run {
 
 static void fail(local_run *x, int status, const char *msg) {
     x->ans->http_status = status;
-    snprintf(x->ans->error, sizeof x->ans->error, "%s", msg);
+    snprintf(x->ans->error, sizeof x->ans->error, "%.250s", msg);
 }
 
 /* The served model a route model stands for: same name, else its path as a
