@@ -9,7 +9,10 @@
  * stack tops is the same parser state (inside a long string every
  * character leads back to the same set), and its mask is reused. The
  * cache maps the sorted top ids to a mask; it is cleared when full and
- * whenever the arena is compacted (ids change). */
+ * whenever the arena is compacted (ids change).
+ *
+ * The walk itself is mask_memo.c's memoized one; the plain walk below is
+ * its fallback for grammars whose stacks never repeat. */
 #include <string.h>
 
 #include "grammar/matcher_internal.h"
@@ -116,7 +119,17 @@ slm_status gmask_fill(slm_grammar_matcher *m, uint32_t *mask, slm_error *err) {
     return SLM_OK;
 }
 
+static slm_status plain_walk(slm_grammar_matcher *m, uint32_t *mask, slm_error *err);
+
+/* The memoized walk first; the plain one when it gives up. */
 static slm_status walk_fill(slm_grammar_matcher *m, uint32_t *mask, slm_error *err) {
+    int rc = gmemo_walk(m, mask);
+    if (rc == GMEMO_OK) return SLM_OK;
+    if (rc == GMEMO_FAILED) return slm_error_set(err, m->a.fail_code, "%s", m->a.fail_msg);
+    return plain_walk(m, mask, err);
+}
+
+static slm_status plain_walk(slm_grammar_matcher *m, uint32_t *mask, slm_error *err) {
     const slm_grammar_vocab *v = m->v;
     garena *a = &m->a;
     size_t mark0 = a->n;

@@ -26,6 +26,7 @@ void slm_grammar_matcher_free(slm_grammar_matcher *m) {
     free(m->walk_len);
     free(m->walk_mark);
     gmask_cache_free(m->cache);
+    gmemo_free(m->memo);
     free(m);
 }
 

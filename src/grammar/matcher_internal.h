@@ -75,6 +75,7 @@ struct slm_grammar_vocab {
 
 /* ---- matcher ------------------------------------------------------- */
 typedef struct gmask_cache gmask_cache;
+typedef struct gmemo gmemo;
 
 struct slm_grammar_matcher {
     const slm_grammar *g;
@@ -88,11 +89,21 @@ struct slm_grammar_matcher {
     u32vec walk;
     size_t *walk_start, *walk_len, *walk_mark;
     gmask_cache *cache;
+    gmemo *memo;    /* memoized walk tables (mask_memo.c), reused per walk */
     size_t arena_gen; /* bumped when frame ids change (compaction, reset) */
 };
 
 /* Fills mask for the current state (mask.c). */
 slm_status gmask_fill(slm_grammar_matcher *m, uint32_t *mask, slm_error *err);
 void gmask_cache_free(gmask_cache *c);
+
+/* Memoized trie walk (mask_memo.c): ORs the allowed tokens into mask.
+ * GMEMO_GIVE_UP: a budget was spent, the arena is as before and mask may
+ * hold part of the result (only allowed tokens, so the caller simply
+ * walks the plain way on top of it);
+ * GMEMO_FAILED: the arena hit a limit (m->a.failed is set). */
+enum { GMEMO_OK = 0, GMEMO_GIVE_UP = 1, GMEMO_FAILED = 2 };
+int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask);
+void gmemo_free(gmemo *mm);
 
 #endif
