@@ -9,7 +9,8 @@
  * timing fill_mask before every token. Reports mean / p50 / p99 / max
  * mask time in microseconds and the compile times. Defaults:
  * $SLM_SHARED_DIR/vocab/ggml-vocab-deepseek-llm.gguf (the largest
- * vocabulary in ../shared, ~100k tokens) and 300 schemas. */
+ * vocabulary in ../shared, ~100k tokens) and 300 schemas.
+ * SLM_BENCH_SLOW_US=N logs every mask slower than N us to stderr. */
 #include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -50,8 +51,18 @@ static void summary(const char *name, dvec *v) {
            v->p[v->n / 2], v->p[(size_t)((double)v->n * 0.99)], v->p[v->n - 1]);
 }
 
+/* Bytes of the first k tokens (for the slow-mask log). */
+static size_t prefix_bytes(const slm_tokenizer *tk, const int32_t *ids, size_t k) {
+    size_t n = 0;
+    char buf[256];
+    for (size_t i = 0; i < k; i++) n += slm_token_to_piece(tk, ids[i], false, buf, sizeof buf);
+    return n;
+}
+
 int main(int argc, char **argv) {
     const char *sh = getenv("SLM_SHARED_DIR");
+    const char *slow_env = getenv("SLM_BENCH_SLOW_US"); /* log masks slower than this */
+    double slow_us = slow_env ? atof(slow_env) : 0;
     char root[1024], vpath[1200], dir[1200];
     snprintf(root, sizeof root, "%s", sh && *sh ? sh : "../shared");
     snprintf(vpath, sizeof vpath, "%s/vocab/ggml-vocab-deepseek-llm.gguf", root);
@@ -115,7 +126,11 @@ int main(int argc, char **argv) {
                 if (k) {
                     int64_t a = slm_now_us();
                     if (slm_grammar_matcher_fill_mask(m, mask, &err)) break;
-                    push(&masks, (double)(slm_now_us() - a));
+                    double us = (double)(slm_now_us() - a);
+                    push(&masks, us);
+                    if (slow_us > 0 && us >= slow_us) /* where the time goes */
+                        fprintf(stderr, "slow mask %.0f us: %s token %zu at byte %zu of %.60s\n", us,
+                                names[f], k, prefix_bytes(tk, ids, k), text);
                 }
                 /* the instance may list keys in another order than the
                  * grammar: stop following it at the first refusal */

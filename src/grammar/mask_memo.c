@@ -8,7 +8,9 @@
  * (set, byte) -> set memoized in a dense 256-entry row per set. Inside a
  * JSON string nearly every byte leads from the string state back to
  * itself: after the first few nodes the walk is one table lookup per trie
- * node, with no stack manipulation.
+ * node, with no stack manipulation; and a subtree whose bytes (the
+ * vocabulary's per-node subtree byte sets) all loop back to the same set
+ * is allowed whole without visiting its nodes.
  *
  * Main data structure (gmemo): set contents in one pool (off/len per set),
  * an open-addressing table from contents to set index, and trans[set*256 +
@@ -30,6 +32,7 @@ struct gmemo {
     u32vec pool;
     uint32_t *off, *len, *acc; /* per set; acc: set holds only the empty stack */
     uint64_t *hash;
+    gbyteset *loop; /* per set: bytes known to lead back to the same set */
     uint32_t *trans;
     size_t n_sets, cap_sets;
     uint32_t *ht; /* set index + 1, 0 = empty */
@@ -45,6 +48,7 @@ void gmemo_free(gmemo *mm) {
     free(mm->len);
     free(mm->acc);
     free(mm->hash);
+    free(mm->loop);
     free(mm->trans);
     free(mm->ht);
     free(mm->sid);
@@ -71,6 +75,9 @@ static int grow_sets(gmemo *mm) {
     uint64_t *hash = realloc(mm->hash, nc * sizeof *hash);
     if (!hash) return -1;
     mm->hash = hash;
+    gbyteset *loop = realloc(mm->loop, nc * sizeof *loop);
+    if (!loop) return -1;
+    mm->loop = loop;
     uint32_t *tr = realloc(mm->trans, nc * 256 * sizeof *tr);
     if (!tr) return -1;
     mm->trans = tr;
@@ -111,6 +118,7 @@ static int64_t memo_intern(gmemo *mm, const uint32_t *t, size_t n) {
         if (u32vec_push(&mm->pool, t[i]) != 0) return -1;
     }
     memset(mm->trans + s * 256, 0, 256 * sizeof *mm->trans);
+    memset(&mm->loop[s], 0, sizeof mm->loop[s]);
     size_t h = (size_t)hv & (mm->ht_cap - 1);
     while (mm->ht[h]) h = (h + 1) & (mm->ht_cap - 1);
     mm->ht[h] = (uint32_t)s + 1;
@@ -141,6 +149,7 @@ static uint32_t step(slm_grammar_matcher *m, gmemo *mm, uint32_t s, uint8_t c, s
         r = (uint32_t)k + 2;
     }
     mm->trans[(size_t)s * 256 + c] = r;
+    if (r == s + 2) mm->loop[s].w[c >> 5] |= 1u << (c & 31);
     return r;
 }
 
@@ -164,6 +173,14 @@ static int ensure_memo(slm_grammar_matcher *m) {
     return 0;
 }
 
+/* Every byte of node i's subtree loops set s back to itself. */
+static int subtree_loops(const slm_grammar_vocab *v, const gmemo *mm, size_t i, uint32_t s) {
+    const gbyteset *b = &v->sub_set[v->node_sub[i]], *l = &mm->loop[s];
+    uint32_t out = 0;
+    for (int k = 0; k < 8; k++) out |= b->w[k] & ~l->w[k];
+    return out == 0;
+}
+
 int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask) {
     const slm_grammar_vocab *v = m->v;
     garena *a = &m->a;
@@ -176,7 +193,15 @@ int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask) {
     sid[0] = (uint32_t)s0;
     size_t i = 1;
     while (i < v->n_nodes) {
-        uint32_t r = step(m, mm, sid[v->node_depth[i] - 1], v->node_byte[i], mark0);
+        uint32_t s = sid[v->node_depth[i] - 1];
+        uint32_t r = step(m, mm, s, v->node_byte[i], mark0);
+        if (r == s + 2 && subtree_loops(v, mm, i, s)) {
+            /* the whole subtree stays in s: all its tokens are allowed */
+            for (uint32_t k = v->tok_off[i]; k < v->tok_off[v->node_end[i]]; k++)
+                mask[v->tok[k] >> 5] |= 1u << (v->tok[k] & 31);
+            i = v->node_end[i];
+            continue;
+        }
         if (r == 0) {
             if (a->failed) return GMEMO_FAILED; /* sticky; the caller reports it */
             garena_rollback(a, mark0);

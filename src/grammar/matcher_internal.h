@@ -71,6 +71,11 @@ struct slm_grammar_vocab {
     uint32_t *node_depth, *node_end, *tok_off;
     int32_t *tok;
     uint32_t max_depth;
+    /* bytes used anywhere in node i's subtree (i >= 1, node i's own byte
+     * included) = sub_set[node_sub[i]]; distinct sets are interned */
+    uint32_t *node_sub;
+    gbyteset *sub_set;
+    size_t n_sub;
 };
 
 /* ---- matcher ------------------------------------------------------- */

@@ -79,6 +79,54 @@ static slm_status build_trie(slm_grammar_vocab *v, slm_error *err) {
     return SLM_OK;
 }
 
+static uint64_t byteset_hash(const gbyteset *b) {
+    uint64_t h = 1469598103934665603ull;
+    for (int k = 0; k < 8; k++) h = (h ^ b->w[k]) * 1099511628211ull;
+    return h ^ (h >> 31);
+}
+
+/* Interns b into v->sub_set (ht: open addressing, index + 1); -1 on OOM. */
+static int64_t sub_intern(slm_grammar_vocab *v, const gbyteset *b, uint32_t *ht, size_t ht_cap,
+                          size_t *cap) {
+    size_t h = (size_t)byteset_hash(b) & (ht_cap - 1);
+    for (; ht[h]; h = (h + 1) & (ht_cap - 1))
+        if (!memcmp(&v->sub_set[ht[h] - 1], b, sizeof *b)) return ht[h] - 1;
+    if (v->n_sub == *cap && grow_array((void **)&v->sub_set, cap, v->n_sub + 1, sizeof *v->sub_set) != 0)
+        return -1;
+    v->sub_set[v->n_sub] = *b;
+    ht[h] = (uint32_t)++v->n_sub;
+    return (int64_t)v->n_sub - 1;
+}
+
+/* Subtree byte sets, children before parents (reverse preorder). A
+ * subtree has no more distinct sets than nodes, so the table (twice the
+ * node count) never fills. */
+static slm_status build_subsets(slm_grammar_vocab *v, slm_error *err) {
+    size_t nn = v->n_nodes, ht_cap = 1, cap = 0;
+    while (ht_cap < 2 * nn) ht_cap <<= 1;
+    uint32_t *ht = calloc(ht_cap, sizeof *ht);
+    v->node_sub = slm_malloc_array(nn, sizeof *v->node_sub);
+    if (!ht || !v->node_sub) {
+        free(ht);
+        return slm_error_set(err, SLM_ERR_NOMEM, "grammar vocab: out of memory");
+    }
+    v->node_sub[0] = 0;
+    for (size_t i = nn; i-- > 1;) {
+        gbyteset b = {{0}};
+        b.w[v->node_byte[i] >> 5] |= 1u << (v->node_byte[i] & 31);
+        for (size_t j = i + 1; j < v->node_end[i]; j = v->node_end[j])
+            for (int k = 0; k < 8; k++) b.w[k] |= v->sub_set[v->node_sub[j]].w[k];
+        int64_t id = sub_intern(v, &b, ht, ht_cap, &cap);
+        if (id < 0) {
+            free(ht);
+            return slm_error_set(err, SLM_ERR_NOMEM, "grammar vocab: out of memory");
+        }
+        v->node_sub[i] = (uint32_t)id;
+    }
+    free(ht);
+    return SLM_OK;
+}
+
 slm_status slm_grammar_vocab_new(int32_t n_tokens, const char *const *bytes, const size_t *lens,
                                  const int32_t *eos, size_t n_eos, slm_grammar_vocab **out,
                                  slm_error *err) {
@@ -116,6 +164,7 @@ slm_status slm_grammar_vocab_new(int32_t n_tokens, const char *const *bytes, con
     if (n_eos) memcpy(v->eos, eos, n_eos * sizeof *eos);
     v->n_eos = n_eos;
     slm_status st = build_trie(v, err);
+    if (st == SLM_OK) st = build_subsets(v, err);
     if (st) {
         slm_grammar_vocab_free(v);
         return st;
@@ -168,6 +217,8 @@ void slm_grammar_vocab_free(slm_grammar_vocab *v) {
     free(v->node_end);
     free(v->tok_off);
     free(v->tok);
+    free(v->node_sub);
+    free(v->sub_set);
     free(v);
 }
 
