@@ -1,19 +1,34 @@
 /* Template of the k-quant dot products (Q2_K..Q6_K against Q8_K
  * activations), instantiated by quant_kdot_avx2.c and quant_kdot_avx512.c:
- * the same code compiled once per ISA, so the AVX-512 level gets VNNI
- * (vpdpwssd fuses the scale multiply and the accumulation).
+ * the same code compiled once per ISA.
  *
  * Per 256-element super-block the quants are unpacked to unsigned bytes,
- * multiplied with the activations by maddubs (pairs into int16), weighted
- * by the sub-block scales with madd into 8 exact int32 lanes, then scaled
- * once by d_x*d_y in float. Offsets (Q3_K's -4, Q6_K's -32) and mins
- * (Q2_K, Q4_K, Q5_K) are applied through the precomputed 16-element sums
- * of the activations (bsums), never per element. */
+ * multiplied with the activations into int32 lanes, weighted by the
+ * sub-block scales into 8 exact int32 lanes, then scaled once by d_x*d_y
+ * in float. Offsets (Q3_K's -4, Q6_K's -32) and mins (Q2_K, Q4_K, Q5_K)
+ * are applied through the precomputed 16-element sums of the activations
+ * (bsums), never per element.
+ *
+ * Two ways to weight by the scales:
+ * - AVX2: maddubs (byte pairs into int16), then madd with a vector of the
+ *   scale broadcast (one shuffle and one madd per sub-block).
+ * - AVX512-VNNI (Q4_K, Q6_K, the bulk of a Q4_K_M model): vpdpbusd (byte
+ *   quads straight into int32, no int16 saturation), packs of two such
+ *   results into int16 (every lane fits: at most 4 * 63 * 128), then one
+ *   vpdpwssd with a vector holding four scales: one shuffle and one
+ *   multiply-add per two sub-block results instead of two of each. Q6_K's
+ *   6-bit values are assembled with one vpternlog each. On Zen 4 this runs
+ *   about 1.4x (Q4_K) and 1.1x (Q6_K) the AVX2-style kernel from cache. */
 #ifndef SLM_OPS_QUANT_X86_KQUANTS_H
 #define SLM_OPS_QUANT_X86_KQUANTS_H
 
 #include "ops/quant_x86.h"
 
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define SLM_KDOT_VNNI 1
+#else
+#define SLM_KDOT_VNNI 0
+#endif
 
 /* sum_g m[g] * (bsums[2g] + bsums[2g+1]) for the 8 mins of Q4_K/Q5_K, as 4
  * int32 lanes. */
@@ -24,39 +39,87 @@ static inline __m128i k4_min_sums(const slm_block_q8_K *y, __m128i mins8) {
 }
 
 /* ---- Q4_K --------------------------------------------------------------- */
-/* sum over the super-block of scale[j] * dot(sub-block j), 8 int32 lanes. */
+/* The 8 scales (bytes 0..7) and 8 mins (bytes 8..15) of a Q4_K block with
+ * vector ops. The 16-byte load ends 4 bytes into qs, inside the block. In
+ * dwords, with u0..u2 the packed scale bytes:
+ *   scales 0-3 = u0 & 0x3f..       scales 4-7 = (u2 & 0x0f..) | (u0 >> 2 & 0x30..)
+ *   mins 0-3   = u1 & 0x3f..       mins 4-7   = (u2 >> 4 & 0x0f..) | (u1 >> 2 & 0x30..) */
+static inline __m128i q4k_scales_mins(const slm_block_q4_K *x) {
+    __m128i v = _mm_loadu_si128((const __m128i *)x->scales);
+    __m128i lo = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0)); /* u0 u2 u1 u2 */
+    lo = _mm_and_si128(_mm_srlv_epi32(lo, _mm_setr_epi32(0, 0, 0, 4)),
+                       _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    __m128i hi = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0)); /* u0 u0 u1 u1 */
+    hi = _mm_and_si128(_mm_srli_epi32(hi, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+    return _mm_or_si128(lo, hi);
+}
+
+#if SLM_KDOT_VNNI
+/* Shuffle control: from the scale bytes (in both 128-bit lanes), int16
+ * [s[2j] x4, s[2j+1] x4] per lane, the layout of packs(dot lo, dot hi). */
+static inline __m256i q4k_pair_ctl(int j) {
+    const char a = (char)(2 * j), b = (char)(2 * j + 1), z = (char)0x80;
+    return _mm256_setr_epi8(a, z, a, z, a, z, a, z, b, z, b, z, b, z, b, z,
+                            a, z, a, z, a, z, a, z, b, z, b, z, b, z, b, z);
+}
+
+/* sum over the super-block of scale[j] * dot(sub-block j), 8 int32 lanes;
+ * two accumulators halve the dependency chain. */
+static inline __m256i q4k_isum(const slm_block_q4_K *x, const slm_block_q8_K *y, __m128i sm) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+    const __m256i sb = _mm256_broadcastsi128_si256(sm);
+    __m256i a0 = zero, a1 = zero;
+    for (int j = 0; j < 4; j++) {
+        __m256i q = slm_x86_load32(x->qs + 32 * j);
+        __m256i lo = _mm256_and_si256(q, m4);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        __m256i plo = _mm256_dpbusd_epi32(zero, lo, slm_x86_load32(y->qs + 64 * j));
+        __m256i phi = _mm256_dpbusd_epi32(zero, hi, slm_x86_load32(y->qs + 64 * j + 32));
+        __m256i p = _mm256_packs_epi32(plo, phi);
+        __m256i sc = _mm256_shuffle_epi8(sb, q4k_pair_ctl(j));
+        if (j & 1)
+            a1 = _mm256_dpwssd_epi32(a1, p, sc);
+        else
+            a0 = _mm256_dpwssd_epi32(a0, p, sc);
+    }
+    return _mm256_add_epi32(a0, a1);
+}
+#else
 static inline __m256i q4k_isum(const slm_block_q4_K *x, const slm_block_q8_K *y, __m128i sm) {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     __m128i s16 = _mm_cvtepu8_epi16(sm);
     __m256i sc = _mm256_set_m128i(s16, s16);
-    __m256i acc = _mm256_setzero_si256();
+    __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
     for (int j = 0; j < 4; j++) {
         __m256i q = slm_x86_load32(x->qs + 32 * j);
         __m256i lo = _mm256_and_si256(q, m4);
         __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
         __m256i plo = _mm256_maddubs_epi16(lo, slm_x86_load32(y->qs + 64 * j));
         __m256i phi = _mm256_maddubs_epi16(hi, slm_x86_load32(y->qs + 64 * j + 32));
-        acc = slm_x86_madd_acc(acc, plo, slm_x86_scale_bcast(sc, 2 * j));
-        acc = slm_x86_madd_acc(acc, phi, slm_x86_scale_bcast(sc, 2 * j + 1));
+        a0 = slm_x86_madd_acc(a0, plo, slm_x86_scale_bcast(sc, 2 * j));
+        a1 = slm_x86_madd_acc(a1, phi, slm_x86_scale_bcast(sc, 2 * j + 1));
     }
-    return acc;
+    return _mm256_add_epi32(a0, a1);
 }
+#endif
 
 static inline void slm_x86_kdot_q4_K(int64_t n, float *s, const void *vx, const void *vy) {
     const slm_block_q4_K *x = vx;
     const slm_block_q8_K *y = vy;
     const int64_t nb = n / SLM_QK_K;
-    __m256 acc = _mm256_setzero_ps();
-    __m128 accm = _mm_setzero_ps();
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        const float d = y[i].d * slm_x86_f16(x[i].d);
-        const float dmin = y[i].d * slm_x86_f16(x[i].dmin);
-        __m128i sm = slm_x86_k4_scales(x[i].scales);
-        __m128i msum = k4_min_sums(y + i, _mm_unpackhi_epi64(sm, sm));
-        accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(msum), accm);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(q4k_isum(x + i, y + i, sm)), acc);
+        __m128i sm = q4k_scales_mins(x + i);
+        /* mins as int16 pairs m0 m0 m1 m1 .. against the 16 bsums */
+        __m256i mins2 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm));
+        __m256i msum = _mm256_madd_epi16(mins2, slm_x86_load32(y[i].bsums));
+        const __m256 dy = _mm256_broadcast_ss(&y[i].d);
+        acc = _mm256_fmadd_ps(_mm256_mul_ps(dy, _mm256_set1_ps(slm_x86_f16(x[i].d))),
+                              _mm256_cvtepi32_ps(q4k_isum(x + i, y + i, sm)), acc);
+        accm = _mm256_fmadd_ps(_mm256_mul_ps(dy, _mm256_set1_ps(slm_x86_f16(x[i].dmin))),
+                               _mm256_cvtepi32_ps(msum), accm);
     }
-    *s = slm_x86_hsum8(acc) - slm_x86_hsum4(accm);
+    *s = slm_x86_hsum8(_mm256_sub_ps(acc, accm));
 }
 
 /* ---- Q5_K --------------------------------------------------------------- */
@@ -100,6 +163,51 @@ static inline void slm_x86_kdot_q5_K(int64_t n, float *s, const void *vx, const 
 
 /* ---- Q6_K --------------------------------------------------------------- */
 /* Quants are q - 32 with q in [0, 63]: dot with q, minus 32 * scale * bsum. */
+#if SLM_KDOT_VNNI
+/* Shuffle control: from 8 int16 scales (in both lanes), int16
+ * [s[a] x4, s[b] x4 | s[c] x4, s[d] x4]. */
+static inline __m256i q6k_quad_ctl(int a, int b, int c, int d) {
+#define SLM_W2(i) (char)(2 * (i)), (char)(2 * (i) + 1)
+    return _mm256_setr_epi8(SLM_W2(a), SLM_W2(a), SLM_W2(a), SLM_W2(a), SLM_W2(b), SLM_W2(b), SLM_W2(b),
+                            SLM_W2(b), SLM_W2(c), SLM_W2(c), SLM_W2(c), SLM_W2(c), SLM_W2(d), SLM_W2(d),
+                            SLM_W2(d), SLM_W2(d));
+#undef SLM_W2
+}
+
+/* Each 32-byte vector k of a half holds the 16-element sub-blocks 2k (low
+ * lane) and 2k+1 (high lane); packs(dot k, dot k+1) puts sub-blocks 2k and
+ * 2k+2 in the low lane, 2k+1 and 2k+3 in the high lane. */
+static inline __m256i q6k_isum(const slm_block_q6_K *x, const slm_block_q8_K *y) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+    const __m256i m33 = _mm256_set1_epi8(0x33), mcc = _mm256_set1_epi8((char)0xcc);
+    __m128i sc8 = _mm_loadu_si128((const __m128i *)x->scales);
+    __m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), slm_x86_load32(y->bsums));
+    __m256i a0 = _mm256_sub_epi32(zero, _mm256_slli_epi32(off, 5)), a1 = zero;
+    for (int h = 0; h < 2; h++) {
+        __m128i s16 = _mm_cvtepi8_epi16(h ? _mm_unpackhi_epi64(sc8, sc8) : sc8);
+        __m256i sc = _mm256_set_m128i(s16, s16);
+        const uint8_t *ql = x->ql + 64 * h;
+        const int8_t *q8 = y->qs + 128 * h;
+        __m256i qh = slm_x86_load32(x->qh + 32 * h);
+        __m256i l0 = slm_x86_load32(ql), l1 = slm_x86_load32(ql + 32);
+        /* high-bit pairs masked so the 16-bit shifts cannot carry a stray
+         * bit into bits 6-7; the ternlog (0xE4: m4 ? A : B) takes the low
+         * nibble from A and bits 4-7 from B. */
+        __m256i h33 = _mm256_and_si256(qh, m33), hcc = _mm256_and_si256(qh, mcc);
+        __m256i q0 = _mm256_ternarylogic_epi32(l0, _mm256_slli_epi16(h33, 4), m4, 0xE4);
+        __m256i q1 = _mm256_ternarylogic_epi32(l1, _mm256_slli_epi16(hcc, 2), m4, 0xE4);
+        __m256i q2 = _mm256_ternarylogic_epi32(_mm256_srli_epi16(l0, 4), h33, m4, 0xE4);
+        __m256i q3 = _mm256_ternarylogic_epi32(_mm256_srli_epi16(l1, 4), _mm256_srli_epi16(hcc, 2), m4, 0xE4);
+        __m256i p0 = _mm256_dpbusd_epi32(zero, q0, slm_x86_load32(q8));
+        __m256i p1 = _mm256_dpbusd_epi32(zero, q1, slm_x86_load32(q8 + 32));
+        __m256i p2 = _mm256_dpbusd_epi32(zero, q2, slm_x86_load32(q8 + 64));
+        __m256i p3 = _mm256_dpbusd_epi32(zero, q3, slm_x86_load32(q8 + 96));
+        a0 = _mm256_dpwssd_epi32(a0, _mm256_packs_epi32(p0, p1), _mm256_shuffle_epi8(sc, q6k_quad_ctl(0, 2, 1, 3)));
+        a1 = _mm256_dpwssd_epi32(a1, _mm256_packs_epi32(p2, p3), _mm256_shuffle_epi8(sc, q6k_quad_ctl(4, 6, 5, 7)));
+    }
+    return _mm256_add_epi32(a0, a1);
+}
+#else
 static inline __m256i q6k_isum(const slm_block_q6_K *x, const slm_block_q8_K *y) {
     const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x30);
     __m128i sc8 = _mm_loadu_si128((const __m128i *)x->scales);
@@ -126,6 +234,7 @@ static inline __m256i q6k_isum(const slm_block_q6_K *x, const slm_block_q8_K *y)
     }
     return acc;
 }
+#endif
 
 static inline void slm_x86_kdot_q6_K(int64_t n, float *s, const void *vx, const void *vy) {
     const slm_block_q6_K *x = vx;
