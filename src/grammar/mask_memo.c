@@ -97,7 +97,7 @@ static int grow_sets(gmemo *mm) {
 
 /* Index of the set with these tops (in this order), created if new;
  * -1 on OOM or when the set budget is spent. */
-static int64_t memo_intern(gmemo *mm, const uint32_t *t, size_t n) {
+static int64_t memo_intern(gmemo *mm, const uint32_t *t, size_t n, size_t limit) {
     uint64_t hv = set_hash(t, n);
     if (mm->ht_cap) {
         for (size_t h = (size_t)hv & (mm->ht_cap - 1); mm->ht[h]; h = (h + 1) & (mm->ht_cap - 1)) {
@@ -106,7 +106,7 @@ static int64_t memo_intern(gmemo *mm, const uint32_t *t, size_t n) {
                 return s;
         }
     }
-    if (mm->n_sets >= MEMO_MAX_SETS) return -1;
+    if (mm->n_sets >= limit) return -1;
     if (mm->n_sets == mm->cap_sets && grow_sets(mm) != 0) return -1;
     size_t s = mm->n_sets++;
     mm->off[s] = (uint32_t)mm->pool.n;
@@ -131,6 +131,10 @@ static void memo_reset(gmemo *mm) {
     if (mm->ht) memset(mm->ht, 0, mm->ht_cap * sizeof *mm->ht);
 }
 
+static size_t max_sets(const slm_grammar_matcher *m) {
+    return m->memo_max_sets ? m->memo_max_sets : MEMO_MAX_SETS;
+}
+
 /* trans[s][c], computing it on a miss; 0 = give up (budget, OOM, limit). */
 static uint32_t step(slm_grammar_matcher *m, gmemo *mm, uint32_t s, uint8_t c, size_t mark0) {
     uint32_t r = mm->trans[(size_t)s * 256 + c];
@@ -144,7 +148,7 @@ static uint32_t step(slm_grammar_matcher *m, gmemo *mm, uint32_t s, uint8_t c, s
     if (m->scratch.n == 0) {
         r = TRANS_DEAD;
     } else {
-        int64_t k = memo_intern(mm, m->scratch.p, m->scratch.n);
+        int64_t k = memo_intern(mm, m->scratch.p, m->scratch.n, max_sets(m));
         if (k < 0) return 0;
         r = (uint32_t)k + 2;
     }
@@ -187,7 +191,7 @@ int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask) {
     size_t mark0 = a->n;
     if (ensure_memo(m) != 0) return GMEMO_GIVE_UP;
     gmemo *mm = m->memo;
-    int64_t s0 = memo_intern(mm, m->cur.p, m->cur.n);
+    int64_t s0 = memo_intern(mm, m->cur.p, m->cur.n, max_sets(m));
     if (s0 < 0) return GMEMO_GIVE_UP;
     uint32_t *sid = mm->sid;
     sid[0] = (uint32_t)s0;

@@ -95,6 +95,8 @@ struct slm_grammar_matcher {
     size_t *walk_start, *walk_len, *walk_mark;
     gmask_cache *cache;
     gmemo *memo;    /* memoized walk tables (mask_memo.c), reused per walk */
+    uint32_t memo_max_sets; /* 0: the default budget; tests lower it to
+                             * exercise the give-up path */
     size_t arena_gen; /* bumped when frame ids change (compaction, reset) */
 };
 
