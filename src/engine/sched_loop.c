@@ -154,10 +154,24 @@ static slm_request *pop_waiting(slm_sched *s) {
     return NULL;
 }
 
+static bool queue_wants_vocab(const slm_sched *s) {
+    for (const slm_request *r = s->q_head; r; r = r->qnext)
+        if (r->cons) return true;
+    return false;
+}
+
 /* Moves waiting requests into free slots. Returns false when told to quit. */
 static bool admit(slm_sched *s) {
     pthread_mutex_lock(&s->mu);
     while (!s->quit && s->n_busy == 0 && !s->q_head) pthread_cond_wait(&s->cv, &s->mu);
+    if (!s->gvocab && queue_wants_vocab(s)) {
+        /* The first constrained request: build the grammar vocabulary (slow
+         * for a large vocabulary) without holding submitters up. A failure
+         * is reported by sched_grammar_start, which tries again. */
+        pthread_mutex_unlock(&s->mu);
+        slm_grammar_vocab_from_tokenizer(s->tok, &s->gvocab, NULL);
+        pthread_mutex_lock(&s->mu);
+    }
     bool quit = s->quit;
     while (!quit && s->n_busy < s->n_slots) {
         slm_request *r = pop_waiting(s);
