@@ -83,6 +83,10 @@ for seed in 1 2 3; do
 done
 check "named tool_choice, parallel_tool_calls false: one get_weather call" "$good" 3
 
+FUNCS=$(python3 -c 'import json,sys; print(json.dumps([t["function"] for t in json.loads(sys.argv[1])]))' "$TOOLS")
+post /v1/chat/completions "{$MSG,\"seed\":4,\"max_tokens\":200,\"functions\":$FUNCS,\"function_call\":{\"name\":\"get_time\"},\"parallel_tool_calls\":false}"
+check "legacy functions + function_call: a get_time call" "$CODE:$(valid_calls "$TMP/body" get_time)" "200:ok"
+
 BODY="{$MSG,\"temperature\":0,\"max_tokens\":200,\"tools\":$TOOLS,\"tool_choice\":\"required\""
 post /v1/chat/completions "$BODY}"
 whole=$(jget "$TMP/body" '[(t["function"]["name"], t["function"]["arguments"]) for t in j["choices"][0]["message"]["tool_calls"]]')
