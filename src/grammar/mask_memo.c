@@ -27,6 +27,13 @@
 #define MEMO_FRAME_BUDGET (1u << 20)
 #define TRANS_UNKNOWN 0u
 #define TRANS_DEAD 1u
+#define CLASS_SLOTS 4      /* loop-class token sets kept per matcher */
+#define CLASS_MIN_BYTES 64 /* smaller classes: the plain memo walk is cheap */
+
+struct gclass {
+    gbyteset key;
+    uint32_t *bits; /* NULL: slot empty */
+};
 
 struct gmemo {
     u32vec pool;
@@ -38,7 +45,10 @@ struct gmemo {
     uint32_t *ht; /* set index + 1, 0 = empty */
     size_t ht_cap;
     uint32_t *sid; /* set at each trie depth */
+    uint8_t *in_class;
     size_t sid_cap;
+    struct gclass cls[CLASS_SLOTS]; /* kept across walks: depend on the vocab only */
+    int cls_next;
 };
 
 void gmemo_free(gmemo *mm) {
@@ -52,6 +62,8 @@ void gmemo_free(gmemo *mm) {
     free(mm->trans);
     free(mm->ht);
     free(mm->sid);
+    free(mm->in_class);
+    for (int e = 0; e < CLASS_SLOTS; e++) free(mm->cls[e].bits);
     free(mm);
 }
 
@@ -135,6 +147,34 @@ static size_t max_sets(const slm_grammar_matcher *m) {
     return m->memo_max_sets ? m->memo_max_sets : MEMO_MAX_SETS;
 }
 
+/* Which tops of set s accept byte c (bit k: top k); sets of more than 64
+ * tops get no signature. */
+static uint64_t byte_sig(const slm_grammar_matcher *m, const uint32_t *tops, uint32_t n, uint8_t c) {
+    uint64_t sig = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t t = tops[k];
+        if (t && gbyteset_has(&m->g->sets[m->g->el[m->a.f[t].pos].val], c)) sig |= 1ull << k;
+    }
+    return sig;
+}
+
+/* Records trans[s][c] = r, and the same for every byte that the tops of s
+ * test the same way: a step depends on the byte only through which tops
+ * accept it, so a string state needs a handful of real steps, not 256. */
+static void record(slm_grammar_matcher *m, gmemo *mm, uint32_t s, uint8_t c, uint32_t r) {
+    uint32_t *row = mm->trans + (size_t)s * 256;
+    const uint32_t *tops = mm->pool.p + mm->off[s];
+    uint32_t n = mm->len[s];
+    int same_all = n <= 64;
+    uint64_t sig = same_all ? byte_sig(m, tops, n, c) : 0;
+    for (int b = 0; b < 256; b++) {
+        if (b != c && (!same_all || row[b] != TRANS_UNKNOWN || byte_sig(m, tops, n, (uint8_t)b) != sig))
+            continue;
+        row[b] = r;
+        if (r == s + 2) mm->loop[s].w[b >> 5] |= 1u << (b & 31);
+    }
+}
+
 /* trans[s][c], computing it on a miss; 0 = give up (budget, OOM, limit). */
 static uint32_t step(slm_grammar_matcher *m, gmemo *mm, uint32_t s, uint8_t c, size_t mark0) {
     uint32_t r = mm->trans[(size_t)s * 256 + c];
@@ -152,8 +192,7 @@ static uint32_t step(slm_grammar_matcher *m, gmemo *mm, uint32_t s, uint8_t c, s
         if (k < 0) return 0;
         r = (uint32_t)k + 2;
     }
-    mm->trans[(size_t)s * 256 + c] = r;
-    if (r == s + 2) mm->loop[s].w[c >> 5] |= 1u << (c & 31);
+    record(m, mm, s, c, r);
     return r;
 }
 
@@ -166,8 +205,10 @@ static int ensure_memo(slm_grammar_matcher *m) {
     size_t need = (size_t)m->v->max_depth + 1;
     if (mm->sid_cap < need) {
         free(mm->sid);
+        free(mm->in_class);
         mm->sid = slm_malloc_array(need, sizeof *mm->sid);
-        if (!mm->sid) {
+        mm->in_class = malloc(need);
+        if (!mm->sid || !mm->in_class) {
             mm->sid_cap = 0;
             return -1;
         }
@@ -177,12 +218,69 @@ static int ensure_memo(slm_grammar_matcher *m) {
     return 0;
 }
 
-/* Every byte of node i's subtree loops set s back to itself. */
-static int subtree_loops(const slm_grammar_vocab *v, const gmemo *mm, size_t i, uint32_t s) {
-    const gbyteset *b = &v->sub_set[v->node_sub[i]], *l = &mm->loop[s];
+/* b is a subset of l. */
+static int byteset_within(const gbyteset *b, const gbyteset *l) {
     uint32_t out = 0;
     for (int k = 0; k < 8; k++) out |= b->w[k] & ~l->w[k];
     return out == 0;
+}
+
+/* Every byte of node i's subtree loops set s back to itself. */
+static int subtree_loops(const slm_grammar_vocab *v, const gmemo *mm, size_t i, uint32_t s) {
+    return byteset_within(&v->sub_set[v->node_sub[i]], &mm->loop[s]);
+}
+
+static int popcount_set(const gbyteset *b) {
+    int n = 0;
+    for (int k = 0; k < 8; k++)
+        for (uint32_t w = b->w[k]; w; w &= w - 1) n++;
+    return n;
+}
+
+/* bits = the tokens made only of bytes in l (trie walk pruned on the
+ * first byte outside l). */
+static void class_tokens(const slm_grammar_vocab *v, const gbyteset *l, uint32_t *bits) {
+    size_t i = 1;
+    while (i < v->n_nodes) {
+        if (!gbyteset_has(l, v->node_byte[i])) {
+            i = v->node_end[i];
+            continue;
+        }
+        int whole = byteset_within(&v->sub_set[v->node_sub[i]], l);
+        uint32_t end = whole ? v->tok_off[v->node_end[i]] : v->tok_off[i + 1];
+        for (uint32_t k = v->tok_off[i]; k < end; k++) bits[v->tok[k] >> 5] |= 1u << (v->tok[k] & 31);
+        i = whole ? v->node_end[i] : i + 1;
+    }
+}
+
+/* The cached token set of loop class l (computed on a miss); NULL on OOM. */
+static const uint32_t *class_bits(const slm_grammar_vocab *v, gmemo *mm, const gbyteset *l) {
+    for (int e = 0; e < CLASS_SLOTS; e++)
+        if (mm->cls[e].bits && !memcmp(&mm->cls[e].key, l, sizeof *l)) return mm->cls[e].bits;
+    struct gclass *c = &mm->cls[mm->cls_next];
+    mm->cls_next = (mm->cls_next + 1) % CLASS_SLOTS;
+    free(c->bits);
+    c->bits = calloc(slm_grammar_vocab_mask_words(v), sizeof *c->bits);
+    if (!c->bits) return NULL;
+    c->key = *l;
+    class_tokens(v, l, c->bits);
+    return c->bits;
+}
+
+/* Steps the root set by every byte (the walk would try nearly all of them
+ * anyway), so its loop class is exact; if that class is large, ORs in its
+ * cached token set and returns 1: the walk may then skip every path that
+ * stays inside the class. 0: no shortcut; -1: give up. */
+static int root_class(slm_grammar_matcher *m, gmemo *mm, uint32_t s0, size_t mark0, uint32_t *mask) {
+    for (int c = 0; c < 256; c++)
+        if (step(m, mm, s0, (uint8_t)c, mark0) == 0) return -1;
+    if (popcount_set(&mm->loop[s0]) < CLASS_MIN_BYTES) return 0;
+    gbyteset l = mm->loop[s0];
+    const uint32_t *bits = class_bits(m->v, mm, &l);
+    if (!bits) return 0;
+    size_t words = slm_grammar_vocab_mask_words(m->v);
+    for (size_t w = 0; w < words; w++) mask[w] |= bits[w];
+    return 1;
 }
 
 int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask) {
@@ -193,11 +291,27 @@ int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask) {
     gmemo *mm = m->memo;
     int64_t s0 = memo_intern(mm, m->cur.p, m->cur.n, max_sets(m));
     if (s0 < 0) return GMEMO_GIVE_UP;
+    int rc = root_class(m, mm, (uint32_t)s0, mark0, mask);
+    if (rc < 0) goto give_up;
     uint32_t *sid = mm->sid;
+    uint8_t *in_class = mm->in_class; /* path from the root so far stays in the root's loop class */
+    gbyteset l0 = mm->loop[s0]; /* a copy: the set arrays may move */
     sid[0] = (uint32_t)s0;
+    in_class[0] = (uint8_t)rc;
     size_t i = 1;
     while (i < v->n_nodes) {
-        uint32_t s = sid[v->node_depth[i] - 1];
+        uint32_t d = v->node_depth[i], s = sid[d - 1];
+        if (in_class[d - 1] && gbyteset_has(&l0, v->node_byte[i])) {
+            /* its tokens are in the class set already */
+            if (byteset_within(&v->sub_set[v->node_sub[i]], &l0)) {
+                i = v->node_end[i];
+            } else {
+                sid[d] = s;
+                in_class[d] = 1;
+                i++;
+            }
+            continue;
+        }
         uint32_t r = step(m, mm, s, v->node_byte[i], mark0);
         if (r == s + 2 && subtree_loops(v, mm, i, s)) {
             /* the whole subtree stays in s: all its tokens are allowed */
@@ -206,11 +320,7 @@ int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask) {
             i = v->node_end[i];
             continue;
         }
-        if (r == 0) {
-            if (a->failed) return GMEMO_FAILED; /* sticky; the caller reports it */
-            garena_rollback(a, mark0);
-            return GMEMO_GIVE_UP;
-        }
+        if (r == 0) goto give_up;
         if (r == TRANS_DEAD) {
             i = v->node_end[i];
             continue;
@@ -221,9 +331,14 @@ int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask) {
             i = v->node_end[i];
             continue;
         }
-        sid[v->node_depth[i]] = r - 2;
+        sid[d] = r - 2;
+        in_class[d] = 0;
         i++;
     }
     garena_rollback(a, mark0);
     return GMEMO_OK;
+give_up:
+    if (a->failed) return GMEMO_FAILED; /* sticky; the caller reports it */
+    garena_rollback(a, mark0);
+    return GMEMO_GIVE_UP;
 }
