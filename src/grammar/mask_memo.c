@@ -312,7 +312,8 @@ int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask) {
             }
             continue;
         }
-        uint32_t r = step(m, mm, s, v->node_byte[i], mark0);
+        uint32_t r = mm->trans[(size_t)s * 256 + v->node_byte[i]]; /* the hit, inline */
+        if (r == TRANS_UNKNOWN) r = step(m, mm, s, v->node_byte[i], mark0);
         if (r == s + 2 && subtree_loops(v, mm, i, s)) {
             /* the whole subtree stays in s: all its tokens are allowed */
             for (uint32_t k = v->tok_off[i]; k < v->tok_off[v->node_end[i]]; k++)
