@@ -35,10 +35,11 @@ slm_gemm_fn slm_gemv_kernel_at(slm_dtype t, slm_simd_level level) {
 #if defined(__x86_64__) || defined(__i386__)
     slm_simd_level cpu = slm_simd_cpu_level();
     if (level > cpu) level = cpu;
-    slm_gemm_fn f = NULL;
-    if (level >= SLM_SIMD_AVX512) f = slm_gemv_avx512(t);
-    if (!f && level >= SLM_SIMD_AVX2) f = slm_gemv_avx2(t);
-    return f;
+    /* no fallback to the level below: a one-token kernel only replaces
+     * the vec_dot of its own level, where it was measured faster */
+    if (level >= SLM_SIMD_AVX512) return slm_gemv_avx512(t);
+    if (level >= SLM_SIMD_AVX2) return slm_gemv_avx2(t);
+    return NULL;
 #else
     (void)t;
     (void)level;

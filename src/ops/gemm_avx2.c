@@ -34,6 +34,8 @@ slm_gemm_fn slm_gemm_avx2(slm_dtype t) {
     }
 }
 
+/* q4k_gemv: about as fast as the AVX2 Q4_K vec_dot (80 against 78
+ * GFLOP/s in cache, Zen 4 at the AVX2 level). */
 slm_gemm_fn slm_gemv_avx2(slm_dtype t) {
     switch (t) {
     case SLM_TYPE_Q4_K: return q4k_gemv;

@@ -81,7 +81,7 @@ GEMM_INLINE float q4k_row(int64_t nb, const slm_block_q4_K *x, const slm_block_q
     return slm_x86_hsum8(_mm256_sub_ps(acc, accm));
 }
 
-static void q4k_gemv(int64_t cols, const void *w, size_t ws, int64_t n_rows, const void *a, size_t as,
+static __attribute__((unused)) void q4k_gemv(int64_t cols, const void *w, size_t ws, int64_t n_rows, const void *a, size_t as,
                      int64_t n_tok, float *y, int64_t ldy) {
     const int64_t nb = cols / SLM_QK_K;
     for (int64_t t = 0; t < n_tok; t++)
