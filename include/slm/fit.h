@@ -56,7 +56,9 @@ typedef struct slm_fit_plan {
     uint64_t weights;  /* tensor bytes (mmapped) */
     uint64_t header;   /* GGUF metadata bytes before the tensor data (mmapped too) */
     uint64_t kv;       /* KV cache of all sequences */
-    uint64_t compute;  /* scratch + logits of one batch + attention scratch per thread */
+    uint64_t compute;  /* scratch + logits of one batch + attention scratch per thread
+                          + activations converted for the matrix products */
+    uint64_t act_row_bytes; /* largest activation row in a weight's vec_dot type (0: F32) */
     uint64_t overhead; /* estimate: runtime, libraries, tokenizer tables */
     uint64_t total, available;
     slm_fit_verdict verdict;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "slm/fit.h"
+#include "slm/quant.h"
 #include "slm/model.h"
 #include "store/store_internal.h"
 
@@ -97,6 +98,19 @@ static void count_types(const slm_gguf *g, slm_fit_plan *p) {
     }
 }
 
+/* The largest activation row slm_matmul converts to a weight's vec_dot
+ * type (F32 weights use the activations as they are). */
+static uint64_t activation_row_bytes(const slm_gguf *g) {
+    uint64_t best = 0, bytes;
+    for (int64_t i = 0; i < slm_gguf_n_tensors(g); i++) {
+        const slm_gguf_tensor *t = slm_gguf_tensor_at(g, i);
+        const slm_type_traits *tt = t->n_dims == 2 ? slm_type_traits_get(t->type) : NULL;
+        if (!tt || tt->vec_dot_type == SLM_TYPE_F32) continue;
+        if (slm_dtype_row_size(tt->vec_dot_type, (uint64_t)t->ne[0], &bytes) && bytes > best) best = bytes;
+    }
+    return best;
+}
+
 /* KV + compute for n_ctx tokens per sequence, as context.c allocates them. */
 static void size_context(const slm_model *m, int32_t n_ctx, slm_fit_plan *p) {
     int64_t nb = p->n_batch > 0 ? p->n_batch : DEFAULT_BATCH;
@@ -107,7 +121,7 @@ static void size_context(const slm_model *m, int32_t n_ctx, slm_fit_plan *p) {
     uint64_t per_thread = (uint64_t)n_ctx * sizeof(float) + ((uint64_t)n_ctx + hd) * 2; /* scores + f16 scratch */
     uint64_t small = (uint64_t)nb * 3 * sizeof(int32_t) + (uint64_t)p->n_parallel * sizeof(int32_t);
     p->kv = kv1 * (uint64_t)p->n_parallel;
-    p->compute = base + T * per_thread + small;
+    p->compute = base + T * per_thread + small + (uint64_t)nb * p->act_row_bytes;
     p->total = p->weights + p->header + p->kv + p->compute + p->overhead;
 }
 
@@ -157,6 +171,7 @@ slm_status slm_fit_plan_gguf(const slm_gguf *g, const slm_fit_opts *o, slm_fit_p
         return st;
     }
     count_types(g, p);
+    p->act_row_bytes = activation_row_bytes(g);
     p->header = slm_gguf_data_offset(g);
     p->overhead = OVERHEAD_BASE + p->header; /* tokenizer tables: about the size of their metadata */
     p->max_ctx = largest_ctx(m, p);
