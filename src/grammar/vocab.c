@@ -1,7 +1,9 @@
 /* The matcher's view of a vocabulary: token id -> output bytes, the end
  * tokens, and a byte trie over all tokens in preorder (see
  * matcher_internal.h) so the mask computation can test a shared prefix
- * once for every token that starts with it and skip whole subtrees. */
+ * once for every token that starts with it and skip whole subtrees. Each
+ * node also gets the set of bytes used in its subtree (interned; the
+ * memoized walk allows a subtree whole when all those bytes loop). */
 #include <string.h>
 
 #include "grammar/matcher_internal.h"
