@@ -4,10 +4,15 @@
  * 256 KiB: kernel speed) and one that does not ("cold", 64 MiB: memory
  * bound, like generation). Prints GB/s of weight bytes read.
  *
+ * Times are this process's CPU time, best of several runs: on a shared
+ * machine wall time mostly measures how long the process was descheduled,
+ * while CPU time still includes the memory stalls that matter here.
+ *
  * Usage: quant_bench [TYPE...]   e.g. quant_bench Q4_K Q8_0 */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "slm/quant.h"
 
@@ -18,6 +23,12 @@ static const slm_dtype TYPES[] = {
     SLM_TYPE_Q5_0, SLM_TYPE_Q5_1, SLM_TYPE_Q8_0, SLM_TYPE_Q2_K, SLM_TYPE_Q3_K,
     SLM_TYPE_Q4_K, SLM_TYPE_Q5_K, SLM_TYPE_Q6_K,
 };
+
+static double cpu_now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 static uint64_t rng = 88172645463325252ull;
 static uint64_t rnd(void) {
@@ -51,15 +62,15 @@ static uint8_t *make_weights(const slm_type_traits *tt, size_t row_bytes, int64_
 
 /* Best-of-reps GB/s of one level over `rows` rows. */
 static double run(const slm_type_traits *tt, const uint8_t *w, size_t row_bytes, int64_t rows,
-                  const void *act, int passes) {
+                  const void *act, int passes, int reps) {
     float *out = malloc((size_t)rows * sizeof *out);
     if (!out) return 0.0;
     double best = 1e30;
-    for (int rep = 0; rep < 3; rep++) {
-        double t0 = slm_now_s();
+    for (int rep = 0; rep < reps; rep++) {
+        double t0 = cpu_now_s();
         for (int p = 0; p < passes; p++)
             for (int64_t r = 0; r < rows; r++) tt->vec_dot(NCOLS, &out[r], w + (size_t)r * row_bytes, act);
-        double dt = (slm_now_s() - t0) / passes;
+        double dt = (cpu_now_s() - t0) / passes;
         if (dt < best) best = dt;
     }
     volatile float sink = out[0];
@@ -91,8 +102,8 @@ static void bench_type(slm_dtype t) {
             continue;
         }
         const slm_type_traits *tt = slm_type_traits_at(t, (slm_simd_level)l);
-        double hot = run(tt, w, rb, hot_rows, act, l == 0 ? 4 : 40);
-        double cold = run(tt, w, rb, cold_rows, act, 1);
+        double hot = run(tt, w, rb, hot_rows, act, l == 0 ? 4 : 40, 3);
+        double cold = run(tt, w, rb, cold_rows, act, 1, l == 0 ? 1 : 7);
         printf("  %6s hot %6.1f cold %6.1f", slm_simd_name((slm_simd_level)l), hot, cold);
     }
     printf("   GB/s\n");

@@ -30,6 +30,22 @@
 #define SLM_KDOT_VNNI 0
 #endif
 
+/* Generation streams every weight row once per token from DRAM (far more
+ * than the caches hold), so the kernels are memory-bound: prefetching a few
+ * KiB ahead keeps more cache-line misses in flight than the hardware
+ * prefetchers do alone, which stop at 4 KiB page boundaries (the model file
+ * is mapped in 4 KiB pages). Rows are contiguous, so "ahead" runs into the
+ * following rows; prefetches never fault, past the end of a matrix they
+ * are only wasted. On Zen 4 this took the Q4_K kernel from about 87 % to
+ * 93 % of a plain streaming loop's bandwidth over a mapped model file. */
+#define SLM_KQ_PREFETCH_BYTES 4608
+
+/* Prefetch the `size` bytes of a block SLM_KQ_PREFETCH_BYTES ahead of it. */
+static inline void kq_prefetch(const void *block, int size) {
+    const char *p = (const char *)block + SLM_KQ_PREFETCH_BYTES;
+    for (int o = 0; o < size; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
+}
+
 /* sum_g m[g] * (bsums[2g] + bsums[2g+1]) for the 8 mins of Q4_K/Q5_K, as 4
  * int32 lanes. */
 static inline __m128i k4_min_sums(const slm_block_q8_K *y, __m128i mins8) {
@@ -65,9 +81,8 @@ static inline __m256i q4k_pair_ctl(int j) {
 
 /* sum over the super-block of scale[j] * dot(sub-block j), 8 int32 lanes;
  * two accumulators halve the dependency chain. */
-static inline __m256i q4k_isum(const slm_block_q4_K *x, const slm_block_q8_K *y, __m128i sm) {
+static inline __m256i q4k_isum(const slm_block_q4_K *x, const slm_block_q8_K *y, __m256i sb) {
     const __m256i m4 = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
-    const __m256i sb = _mm256_broadcastsi128_si256(sm);
     __m256i a0 = zero, a1 = zero;
     for (int j = 0; j < 4; j++) {
         __m256i q = slm_x86_load32(x->qs + 32 * j);
@@ -85,39 +100,48 @@ static inline __m256i q4k_isum(const slm_block_q4_K *x, const slm_block_q8_K *y,
     return _mm256_add_epi32(a0, a1);
 }
 #else
-static inline __m256i q4k_isum(const slm_block_q4_K *x, const slm_block_q8_K *y, __m128i sm) {
+static inline __m256i q4k_isum(const slm_block_q4_K *x, const slm_block_q8_K *y, __m256i sb) {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
-    __m128i s16 = _mm_cvtepu8_epi16(sm);
+    __m128i s16 = _mm_cvtepu8_epi16(_mm256_castsi256_si128(sb));
     __m256i sc = _mm256_set_m128i(s16, s16);
-    __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+    __m256i acc = _mm256_setzero_si256();
     for (int j = 0; j < 4; j++) {
         __m256i q = slm_x86_load32(x->qs + 32 * j);
         __m256i lo = _mm256_and_si256(q, m4);
         __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
         __m256i plo = _mm256_maddubs_epi16(lo, slm_x86_load32(y->qs + 64 * j));
         __m256i phi = _mm256_maddubs_epi16(hi, slm_x86_load32(y->qs + 64 * j + 32));
-        a0 = slm_x86_madd_acc(a0, plo, slm_x86_scale_bcast(sc, 2 * j));
-        a1 = slm_x86_madd_acc(a1, phi, slm_x86_scale_bcast(sc, 2 * j + 1));
+        acc = slm_x86_madd_acc(acc, plo, slm_x86_scale_bcast(sc, 2 * j));
+        acc = slm_x86_madd_acc(acc, phi, slm_x86_scale_bcast(sc, 2 * j + 1));
     }
-    return _mm256_add_epi32(a0, a1);
+    return acc;
 }
 #endif
+
+/* [d, dmin] of a Q4_K/Q5_K block (adjacent halves) times the activation
+ * scale, in lanes 0 and 1. */
+static inline __m128 k4_d_dmin(const slm_f16 *d_dmin, const float *dy) {
+    int32_t both;
+    __builtin_memcpy(&both, d_dmin, sizeof both);
+    return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(both)), _mm_broadcast_ss(dy));
+}
 
 static inline void slm_x86_kdot_q4_K(int64_t n, float *s, const void *vx, const void *vy) {
     const slm_block_q4_K *x = vx;
     const slm_block_q8_K *y = vy;
     const int64_t nb = n / SLM_QK_K;
+    const char z = (char)0x80; /* pshufb: zero byte */
+    /* mins (bytes 8..15) as int16 pairs m0 m0 m1 m1 .., against the 16 bsums */
+    const __m256i mins_ctl = _mm256_setr_epi8(8, z, 8, z, 9, z, 9, z, 10, z, 10, z, 11, z, 11, z,
+                                              12, z, 12, z, 13, z, 13, z, 14, z, 14, z, 15, z, 15, z);
     __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        __m128i sm = q4k_scales_mins(x + i);
-        /* mins as int16 pairs m0 m0 m1 m1 .. against the 16 bsums */
-        __m256i mins2 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm));
-        __m256i msum = _mm256_madd_epi16(mins2, slm_x86_load32(y[i].bsums));
-        const __m256 dy = _mm256_broadcast_ss(&y[i].d);
-        acc = _mm256_fmadd_ps(_mm256_mul_ps(dy, _mm256_set1_ps(slm_x86_f16(x[i].d))),
-                              _mm256_cvtepi32_ps(q4k_isum(x + i, y + i, sm)), acc);
-        accm = _mm256_fmadd_ps(_mm256_mul_ps(dy, _mm256_set1_ps(slm_x86_f16(x[i].dmin))),
-                               _mm256_cvtepi32_ps(msum), accm);
+        kq_prefetch(x + i, (int)sizeof *x);
+        __m256i sb = _mm256_broadcastsi128_si256(q4k_scales_mins(x + i));
+        __m256i msum = _mm256_madd_epi16(_mm256_shuffle_epi8(sb, mins_ctl), slm_x86_load32(y[i].bsums));
+        __m128 dd = k4_d_dmin(&x[i].d, &y[i].d);
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(dd), _mm256_cvtepi32_ps(q4k_isum(x + i, y + i, sb)), acc);
+        accm = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dd)), _mm256_cvtepi32_ps(msum), accm);
     }
     *s = slm_x86_hsum8(_mm256_sub_ps(acc, accm));
 }
@@ -164,28 +188,24 @@ static inline void slm_x86_kdot_q5_K(int64_t n, float *s, const void *vx, const 
 /* ---- Q6_K --------------------------------------------------------------- */
 /* Quants are q - 32 with q in [0, 63]: dot with q, minus 32 * scale * bsum. */
 #if SLM_KDOT_VNNI
-/* Shuffle control: from 8 int16 scales (in both lanes), int16
- * [s[a] x4, s[b] x4 | s[c] x4, s[d] x4]. */
-static inline __m256i q6k_quad_ctl(int a, int b, int c, int d) {
-#define SLM_W2(i) (char)(2 * (i)), (char)(2 * (i) + 1)
-    return _mm256_setr_epi8(SLM_W2(a), SLM_W2(a), SLM_W2(a), SLM_W2(a), SLM_W2(b), SLM_W2(b), SLM_W2(b),
-                            SLM_W2(b), SLM_W2(c), SLM_W2(c), SLM_W2(c), SLM_W2(c), SLM_W2(d), SLM_W2(d),
-                            SLM_W2(d), SLM_W2(d));
-#undef SLM_W2
+/* vpermw index: int16 [s[a] x4, s[b] x4 | s[c] x4, s[d] x4] from the 16
+ * scales. */
+static inline __m256i q6k_quad_idx(int a, int b, int c, int d) {
+    return _mm256_setr_epi16((short)a, (short)a, (short)a, (short)a, (short)b, (short)b, (short)b, (short)b,
+                             (short)c, (short)c, (short)c, (short)c, (short)d, (short)d, (short)d, (short)d);
 }
 
 /* Each 32-byte vector k of a half holds the 16-element sub-blocks 2k (low
  * lane) and 2k+1 (high lane); packs(dot k, dot k+1) puts sub-blocks 2k and
- * 2k+2 in the low lane, 2k+1 and 2k+3 in the high lane. */
+ * 2k+2 in the low lane, 2k+1 and 2k+3 in the high lane, and one vpermw
+ * lays the scales out the same way. */
 static inline __m256i q6k_isum(const slm_block_q6_K *x, const slm_block_q8_K *y) {
     const __m256i m4 = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
     const __m256i m33 = _mm256_set1_epi8(0x33), mcc = _mm256_set1_epi8((char)0xcc);
-    __m128i sc8 = _mm_loadu_si128((const __m128i *)x->scales);
-    __m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), slm_x86_load32(y->bsums));
+    __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
+    __m256i off = _mm256_madd_epi16(sc, slm_x86_load32(y->bsums));
     __m256i a0 = _mm256_sub_epi32(zero, _mm256_slli_epi32(off, 5)), a1 = zero;
     for (int h = 0; h < 2; h++) {
-        __m128i s16 = _mm_cvtepi8_epi16(h ? _mm_unpackhi_epi64(sc8, sc8) : sc8);
-        __m256i sc = _mm256_set_m128i(s16, s16);
         const uint8_t *ql = x->ql + 64 * h;
         const int8_t *q8 = y->qs + 128 * h;
         __m256i qh = slm_x86_load32(x->qh + 32 * h);
@@ -202,8 +222,11 @@ static inline __m256i q6k_isum(const slm_block_q6_K *x, const slm_block_q8_K *y)
         __m256i p1 = _mm256_dpbusd_epi32(zero, q1, slm_x86_load32(q8 + 32));
         __m256i p2 = _mm256_dpbusd_epi32(zero, q2, slm_x86_load32(q8 + 64));
         __m256i p3 = _mm256_dpbusd_epi32(zero, q3, slm_x86_load32(q8 + 96));
-        a0 = _mm256_dpwssd_epi32(a0, _mm256_packs_epi32(p0, p1), _mm256_shuffle_epi8(sc, q6k_quad_ctl(0, 2, 1, 3)));
-        a1 = _mm256_dpwssd_epi32(a1, _mm256_packs_epi32(p2, p3), _mm256_shuffle_epi8(sc, q6k_quad_ctl(4, 6, 5, 7)));
+        const int b = 8 * h;
+        __m256i s01 = _mm256_permutexvar_epi16(q6k_quad_idx(b, b + 2, b + 1, b + 3), sc);
+        __m256i s23 = _mm256_permutexvar_epi16(q6k_quad_idx(b + 4, b + 6, b + 5, b + 7), sc);
+        a0 = _mm256_dpwssd_epi32(a0, _mm256_packs_epi32(p0, p1), s01);
+        a1 = _mm256_dpwssd_epi32(a1, _mm256_packs_epi32(p2, p3), s23);
     }
     return _mm256_add_epi32(a0, a1);
 }
@@ -242,6 +265,7 @@ static inline void slm_x86_kdot_q6_K(int64_t n, float *s, const void *vx, const 
     const int64_t nb = n / SLM_QK_K;
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
+        kq_prefetch(x + i, (int)sizeof *x);
         const float d = y[i].d * slm_x86_f16(x[i].d);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(q6k_isum(x + i, y + i)), acc);
     }
