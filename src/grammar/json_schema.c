@@ -28,7 +28,7 @@ static const char *const PREAMBLE =
     "jesc ::= \"\\\\\" ( [\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4} )\n"
     "jnum ::= \"-\"? jdigits ( \".\" [0-9]+ )? ( [eE] [-+]? [0-9]+ )?\n"
     "jdigits ::= \"0\" | [1-9] [0-9]*\n"
-    "jint ::= \"-\"? jdigits ( \".\" \"0\"+ )?\n"
+    "jint ::= \"-\"? jdigits ( \".\" \"0\"{1,8} )?\n"
     "jdate ::= [0-9]{4} \"-\" jmd | jleap \"-02-29\"\n"
     "jmd ::= ( \"0\" [13578] | \"1\" [02] ) \"-\" ( \"0\" [1-9] | [12] [0-9] | \"3\" [01] ) | "
     "( \"0\" [469] | \"11\" ) \"-\" ( \"0\" [1-9] | [12] [0-9] | \"30\" ) | "
@@ -84,7 +84,7 @@ void js_put_literal(jsg *j, gstr *o, json_t *v) {
     if (json_is_integer(v) || (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
                                fabs(json_real_value(v)) < 1e15)) {
         long long x = json_is_integer(v) ? json_integer_value(v) : (long long)json_real_value(v);
-        gstr_printf(o, "( \"%lld\" ( \".\" \"0\"+ )? )", x);
+        gstr_printf(o, "( \"%lld\" ( \".\" \"0\"{1,8} )? )", x);
     } else if (json_is_array(v)) {
         gstr_puts(o, "( \"[\" ws");
         size_t i;

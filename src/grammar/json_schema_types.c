@@ -468,7 +468,7 @@ static void pos_decimal(gstr *o, long long lo, int lo_excl, int has_hi, long lon
         first = 0;
     }
     if (has_hi && !hi_excl && hi >= start) {
-        gstr_printf(o, "%s\"%lld\" ( \".\" \"0\"+ )?", first ? "" : " | ", hi);
+        gstr_printf(o, "%s\"%lld\" ( \".\" \"0\"{1,8} )?", first ? "" : " | ", hi);
         first = 0;
     }
     if (first) gstr_puts(o, "[^\\x00-\\U0010FFFF]");
@@ -516,7 +516,7 @@ unsigned js_gen_number(jsg *j, json_t *s, int integer) {
     if (lo.has && hi.has && L > H) return 2;
     gstr b = {0};
     int_range(&b, lo.has, L, hi.has, H);
-    gstr_puts(&b, " ( \".\" \"0\"+ )?");
+    gstr_puts(&b, " ( \".\" \"0\"{1,8} )?");
     unsigned id = js_rule(j, b.p);
     gstr_free(&b);
     return id;
