@@ -104,6 +104,7 @@ slm_status slm_store_resolve(slm_store *s, const char *name_or_path, char *path,
 typedef struct slm_pull_event {
     const char *phase; /* "manifest", "header", "download", "retry", "verify", "done" */
     const char *what;  /* the blob or file name */
+    const char *digest; /* "sha256:HEX" of the blob ("download", "verify"), else NULL */
     const char *detail; /* "header": size, architecture, quantization, fits; else NULL */
     uint64_t done, total; /* bytes (total 0 when unknown) */
     double bytes_per_s;
@@ -129,6 +130,22 @@ typedef struct slm_pull_opts {
     const struct slm_fit_opts *fit;
     bool header_only;
     struct slm_fit_plan *plan;
+    /* Parallel chunk download: a blob of known size >= parallel_min_bytes
+     * (0 means 64 MiB) is fetched as chunks of chunk_bytes (0 means 16 MiB,
+     * larger when there would be more than 65536) over `connections`
+     * concurrent Range requests (0 means 4, 1 disables it). Each chunk is
+     * written at its offset into the partial file; a small state file
+     * (partial/sha256-HEX.chunks) records the bytes done per chunk, so an
+     * interrupted pull resumes only what is missing. The whole file is
+     * hashed before it is adopted. A server that ignores Range gets one
+     * plain download instead. Progress sums the bytes of all chunks. */
+    int connections;
+    uint64_t parallel_min_bytes;
+    uint64_t chunk_bytes;
+    /* Polled while downloading (may be NULL): returning true stops the pull
+     * with SLM_ERR_IO "cancelled"; partial files stay for a later resume. */
+    bool (*cancelled)(void *ud);
+    void *cancel_ud;
 } slm_pull_opts;
 
 /* Pulls a model (any form slm_ref_parse accepts) into the store: fetches
@@ -141,6 +158,10 @@ typedef struct slm_pull_opts {
  * configured origin. */
 slm_status slm_store_pull(slm_store *s, const char *ref, const slm_pull_opts *opts, slm_store_entry *out,
                           slm_error *err);
+/* Fills the parallel-download options still 0 from the environment:
+ * SLM_PULL_CONNECTIONS, SLM_PULL_PARALLEL_MIN and SLM_PULL_CHUNK_BYTES
+ * (bytes). `slm pull` and `slm serve` call it; tests use it for small chunks. */
+void slm_pull_env_opts(slm_pull_opts *o);
 
 /* ---- Safety scan ----------------------------------------------------------- */
 

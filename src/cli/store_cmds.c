@@ -107,7 +107,9 @@ static void pull_usage(FILE *f) {
                "  --hf-endpoint URL Hugging Face endpoint (default $HF_ENDPOINT or https://huggingface.co)\n"
                "  --retries N       retries after a network failure (default 3)\n"
                "  --min-free BYTES  disk space to leave free (default 0)\n"
-               "  Downloads resume after an interruption; every file is checked against its SHA-256.\n"
+               "  --connections N   parallel Range requests for files of 64 MiB or more (default 4; 1: one stream)\n"
+               "  Downloads resume after an interruption (large files chunk by chunk); every file is checked\n"
+               "  against its SHA-256 before it enters the store.\n"
                "  $HF_TOKEN is sent to the Hugging Face endpoint for gated repositories.\n");
 }
 
@@ -138,6 +140,9 @@ int cli_pull(int argc, char **argv) {
         else if (!strcmp(a, "--retries")) {
             if (!(v = cli_value("pull", argc, argv, &i)) || !cli_parse_int("pull", a, v, 0, 100, &n)) return 2;
             o.retries = n ? (int)n : -1; /* 0 means default in the library */
+        } else if (!strcmp(a, "--connections")) {
+            if (!(v = cli_value("pull", argc, argv, &i)) || !cli_parse_int("pull", a, v, 1, 64, &n)) return 2;
+            o.connections = (int)n;
         } else if (!strcmp(a, "--min-free")) {
             if (!(v = cli_value("pull", argc, argv, &i)) || !cli_parse_u64("pull", a, v, &o.min_free_bytes)) return 2;
         } else if (a[0] == '-') return fprintf(stderr, "slm pull: unknown option %s\n", a), 2;
@@ -149,6 +154,7 @@ int cli_pull(int argc, char **argv) {
     o.progress_ud = &ui;
     if (getenv("SLM_RETRY_DELAY_MS")) o.retry_delay_ms = atoi(getenv("SLM_RETRY_DELAY_MS"));
     if (getenv("SLM_HEADER_BYTES")) o.header_bytes = strtoull(getenv("SLM_HEADER_BYTES"), NULL, 10); /* tests */
+    slm_pull_env_opts(&o);
     slm_store *s;
     if (!open_store("pull", &s)) return 1;
     slm_store_entry e;

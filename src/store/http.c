@@ -106,6 +106,13 @@ typedef struct req_ctx {
     bool sink_abort;
 } req_ctx;
 
+/* Lets a cancelled pull stop even while a transfer is stalled. */
+static int on_xfer(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
+    (void)dt, (void)dn, (void)ut, (void)un;
+    const slm_pull_opts *o = ud;
+    return o && o->cancelled && o->cancelled(o->cancel_ud) ? 1 : 0;
+}
+
 static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a) {
     req_ctx *q = ud;
     (void)purpose;
@@ -221,6 +228,11 @@ static CURL *make_handle(store_http *h, req_ctx *q, const char *url, const char 
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, q);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    if (h->opts && h->opts->cancelled) {
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xfer);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)h->opts);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
     return c;
 }
 
@@ -253,6 +265,9 @@ static slm_status one_hop(store_http *h, req_ctx *q, const char *url, const char
     } else if (q->sink_abort) {
         r->refused = true; /* the sink's own error (filled in err): not worth a retry */
         st = err && err->code != SLM_OK ? err->code : SLM_ERR_IO;
+    } else if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        r->refused = true;
+        st = slm_error_set(err, SLM_ERR_IO, "cancelled (partial download kept for a later resume)");
     } else if (rc != CURLE_OK) {
         if (rc == CURLE_UNSUPPORTED_PROTOCOL) r->refused = true;
         st = slm_error_set(err, SLM_ERR_IO, "%s: network error: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));

@@ -279,3 +279,17 @@ slm_status slm_store_pull(slm_store *s, const char *text, const slm_pull_opts *o
     if (out) *out = e;
     return SLM_OK;
 }
+
+static uint64_t env_u64(const char *name) {
+    const char *v = getenv(name);
+    char *end = NULL;
+    unsigned long long x = v && *v ? strtoull(v, &end, 10) : 0;
+    return end && *end == '\0' ? (uint64_t)x : 0;
+}
+
+void slm_pull_env_opts(slm_pull_opts *o) {
+    uint64_t c = env_u64("SLM_PULL_CONNECTIONS");
+    if (!o->connections && c > 0 && c <= 64) o->connections = (int)c;
+    if (!o->parallel_min_bytes) o->parallel_min_bytes = env_u64("SLM_PULL_PARALLEL_MIN");
+    if (!o->chunk_bytes) o->chunk_bytes = env_u64("SLM_PULL_CHUNK_BYTES");
+}

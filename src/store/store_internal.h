@@ -100,6 +100,22 @@ typedef struct store_blob_req {
     char *quant, *arch; /* 32 bytes each, or NULL */
 } store_blob_req;
 slm_status store_download_blob(slm_store *s, store_http *h, const store_blob_req *b, slm_error *err);
+/* True (with err set to "cancelled") when opts->cancelled says stop. */
+bool store_pull_cancelled(const slm_pull_opts *o, slm_error *err);
+void store_sleep_ms(int ms);
+
+/* chunks.c: parallel Range download of one blob (see slm_pull_opts).
+ * wanted: the blob should be fetched in chunks (its size is known and
+ * large enough with more than one connection, or a chunk state file from
+ * an earlier pull exists). done: bytes already downloaded according to the
+ * state file at cpath (or, without one, the sequential prefix `have`).
+ * download: fills the open partial file fd; SLM_OK when every chunk is
+ * complete (the caller hashes the file). *fallback: the server ignored
+ * Range; nothing useful was written and the caller downloads sequentially. */
+bool store_chunks_wanted(const slm_pull_opts *o, uint64_t size, const char *cpath);
+uint64_t store_chunks_done(const char *cpath, uint64_t size, uint64_t have);
+slm_status store_download_chunks(slm_store *s, store_http *h, const store_blob_req *b, int fd, const char *cpath,
+                                 bool *fallback, slm_error *err);
 
 /* preflight.c: before a GGUF download, reads the first bytes of url with a
  * Range request, parses the GGUF header (the rest of the file stands in as

@@ -8,6 +8,13 @@ Hugging Face:     GET /api/models/ORG/REPO/tree/main -> file listing (lfs oid)
                   GET /ORG/REPO/resolve/main/FILE -> 302 to /cdn/blobs/HEX
                       with X-Linked-Etag / X-Linked-Size / X-Repo-Commit
 CDN:              GET /cdn/blobs/HEX, honours "Range: bytes=N-" and "bytes=N-M" (206)
+Stats:            GET /stats -> {"max_active": most CDN body transfers at once}
+
+Chunked (parallel) pulls are exercised by models whose CDN URL carries a
+mode: slow (each ranged answer waits 0.3 s before its body, so concurrent
+chunks overlap), chunkstall (the first range starting at each 64 KiB
+multiple > 0 sends 50000 bytes and then hangs), chunkdrop (the same, but
+sends 30000 bytes and drops the connection), norange (Range is ignored: always 200).
 
 Special models exercise failure paths (see MODELS below): corrupt blob,
 traversal digests, malformed manifests, pickle payload, a transfer cut once,
@@ -30,6 +37,7 @@ BLOBS = {}        # hex -> bytes served by the CDN
 SERVE_AS = {}     # hex -> bytes actually sent (for the corrupt blob)
 COUNTS = {}       # per-path request counters (cut once, 503 once)
 LOCK = threading.Lock()
+ACTIVE = [0, 0]   # CDN transfers now, most at once
 
 
 def add_blob(data):
@@ -95,7 +103,13 @@ MODELS = {
     "library/flaky:latest": manifest(layer("model", H_Q4KM)),
     "library/httpredir:latest": manifest(layer("model", H_Q6K)),
     "library/privredir:latest": manifest(layer("model", H_Q6K)),
+    "library/par:latest": manifest(layer("model", H_F32), layer("template", H_TEMPLATE)),
+    "library/parstall:latest": manifest(layer("model", H_F16)),
+    "library/pardrop:latest": manifest(layer("model", H_Q4KM)),
+    "library/norange:latest": manifest(layer("model", H_Q6K)),
 }
+CDN_MODE = {"cut": "?cut=1", "stall": "?stall=1", "par": "?slow=1", "parstall": "?chunkstall=1",
+            "pardrop": "?chunkdrop=1", "norange": "?norange=1"}
 
 
 def lfs_entry(path, h):
@@ -170,7 +184,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if p.startswith("/api/models/"):
             return self.hf_tree(p[len("/api/models/"):])
         if p.startswith("/cdn/blobs/"):
-            return self.cdn(self.path[len("/cdn/blobs/"):])
+            with LOCK:
+                ACTIVE[0] += 1
+                ACTIVE[1] = max(ACTIVE[1], ACTIVE[0])
+            try:
+                return self.cdn(self.path[len("/cdn/blobs/"):])
+            finally:
+                with LOCK:
+                    ACTIVE[0] -= 1
+        if p == "/stats":
+            return self.send(200, json.dumps({"max_active": ACTIVE[1]}))
         if "/resolve/main/" in p:
             return self.hf_resolve(p[1:])
         return self.not_found()
@@ -196,8 +219,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.redirect(307, "https://127.0.0.1:%d/cdn/blobs/%s" % (self.server.server_port, h))
             if model == "flaky" and not self.header_read() and self.count("flaky") == 1:
                 return self.send(503, "busy")
-            tag = {"cut": "?cut=1", "stall": "?stall=1"}.get(model, "")
-            return self.redirect(307, "/cdn/blobs/%s%s" % (h, tag))
+            return self.redirect(307, "/cdn/blobs/%s%s" % (h, CDN_MODE.get(model, "")))
         return self.not_found()
 
     # ---- Hugging Face ---------------------------------------------------------
@@ -237,6 +259,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if data is None:
             return self.not_found()
         start, end, rng = 0, len(data) - 1, self.headers.get("Range")
+        if query == "norange=1":
+            rng = None
         if rng:
             first, dash, last = rng[6:].partition("-")
             if not rng.startswith("bytes=") or not dash or not first.isdigit() or (last and not last.isdigit()):
@@ -255,6 +279,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if query == "cut=1" and start == 0 and not bounded and self.count("cut") == 1:
             self.wfile.write(body[:300000])  # then drop the connection
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        if query == "slow=1" and rng:
+            time.sleep(0.3)
+        if query in ("chunkstall=1", "chunkdrop=1") and start > 0 and start % 65536 == 0 \
+                and self.count("%s%d" % (query, start)) == 1:
+            if query == "chunkstall=1":
+                self.wfile.write(body[:50000])
+                self.wfile.flush()
+                time.sleep(3600)
+                return
+            self.wfile.write(body[:30000])
             self.wfile.flush()
             self.close_connection = True
             return
