@@ -150,6 +150,50 @@ bool slm_grammar_matcher_is_accepting(const slm_grammar_matcher *m);
  * complete and no further byte could extend it. */
 bool slm_grammar_matcher_is_done(const slm_grammar_matcher *m);
 
+/* ---- budget-aware completion ----------------------------------------
+ * A generation capped at max_tokens can be cut inside a string or an
+ * array, leaving output the schema rejects. These functions let the
+ * caller close the output in time. The distance of a state is the fewest
+ * bytes the output still needs before the grammar accepts (computed from
+ * each rule's shortest sentence; per stack and memoized). The cost of a
+ * state, in tokens, is 0 when the output is done, else distance + 1 (the
+ * end-of-text token): one token per byte is an upper bound when the
+ * vocabulary spells every byte as a single token (SentencePiece with byte
+ * fallback and byte-level BPE do), so a generation that keeps
+ * cost <= tokens left always ends validly. With other vocabularies it is
+ * a good estimate, not a guarantee.
+ *
+ * Typical use, with `left` = tokens the caller may still sample (this one
+ * included):
+ *
+ *   fill_mask(m, mask); t = sample_masked(mask);
+ *   if (!token_fits(m, t, left)) {          (cheap: one step, no mask)
+ *       budget_mask(m, mask, left); t = sample_masked(mask);
+ *   }
+ *
+ * slm_engine's scheduler does this with left = min(max_tokens - generated,
+ * context left). */
+
+/* Fewest bytes the output still needs before the grammar accepts: 0 when
+ * accepting; SIZE_MAX when it can never end or the matcher failed. */
+size_t slm_grammar_matcher_distance(slm_grammar_matcher *m);
+
+/* Whether token tok (allowed by the mask), sampled with `budget` tokens
+ * left (tok included, budget >= 1), leaves a state whose cost is at most
+ * budget - 1. An EOS token fits when the grammar may end here. false for
+ * a token the grammar refuses. State unchanged. */
+bool slm_grammar_matcher_token_fits(slm_grammar_matcher *m, int32_t tok, int32_t budget);
+
+/* Restricts a mask that fill_mask wrote for the current state to the
+ * tokens that fit `budget` (as token_fits). If none fits (the budget was
+ * too small from the start), keeps instead the tokens after which the
+ * cost is smallest, so the output closes as fast as the vocabulary
+ * allows; the generation may then still end by length. Never empties a
+ * non-empty mask. Walks the whole vocabulary trie (slower than a cached
+ * mask): call it only when the sampled token does not fit. */
+slm_status slm_grammar_matcher_budget_mask(slm_grammar_matcher *m, uint32_t *mask, int32_t budget,
+                                           slm_error *err);
+
 /* Limits (fail closed with SLM_ERR_NOMEM and a message when exceeded). */
 #define SLM_GRAMMAR_MAX_STACKS 4096     /* parse stacks alive at once */
 #define SLM_GRAMMAR_MAX_FRAMES (1 << 22) /* stack frames held by one matcher */

@@ -6,6 +6,9 @@
  * constraint first watches the output (special tokens rendered) for a
  * trigger, then starts the matcher on the text from the trigger on.
  * Everything fails closed: a grammar error ends the request with an error.
+ * Budget-aware completion: when the sampled token would leave the output
+ * unable to end before max_tokens (or the context) runs out, the mask is
+ * narrowed to the tokens that still fit and the token is sampled again.
  * Main data: slm_constraint (below) and the grammar fields of sched_slot. */
 #include <stdlib.h>
 #include <string.h>
@@ -86,8 +89,17 @@ slm_status sched_grammar_start(slm_sched *s, sched_slot *sl, slm_error *err) {
     return c->n_triggers == 0 ? start_matcher(s, sl, err) : SLM_OK;
 }
 
+/* Tokens the slot may still sample, this one included: max_tokens and the
+ * context both end the generation (step_slot stops at n_cache == n_ctx). */
+static int32_t tokens_left(const slm_sched *s, const sched_slot *sl) {
+    int64_t left = (int64_t)s->n_ctx - sl->n_cache;
+    int32_t n_predict = sl->req->n_predict;
+    if (n_predict >= 0 && (int64_t)n_predict - sl->n_gen < left) left = (int64_t)n_predict - sl->n_gen;
+    if (left < 1) left = 1;
+    return left > INT32_MAX ? INT32_MAX : (int32_t)left;
+}
+
 int32_t sched_grammar_sample(slm_sched *s, sched_slot *sl, const float *logits, slm_error *err) {
-    (void)s;
     if (!sl->matcher) {
         int32_t tok = slm_sampler_sample(sl->smp, logits);
         if (tok < 0) slm_error_set(err, SLM_ERR_INVALID_ARG, "no token can be sampled (all are banned)");
@@ -99,6 +111,15 @@ int32_t sched_grammar_sample(slm_sched *s, sched_slot *sl, const float *logits, 
         return -1;
     }
     int32_t tok = slm_sampler_sample_masked(sl->smp, logits, sl->mask);
+    int32_t left = tokens_left(s, sl);
+    if (tok >= 0 && !slm_grammar_matcher_token_fits(sl->matcher, tok, left)) {
+        /* near the limit: only tokens that still let the output end in time */
+        if (slm_grammar_matcher_budget_mask(sl->matcher, sl->mask, left, err) != SLM_OK) {
+            slm_error_prefix(err, "grammar");
+            return -1;
+        }
+        tok = slm_sampler_sample_masked(sl->smp, logits, sl->mask);
+    }
     double dt = slm_now_s() - t0;
     sl->n_masked++;
     sl->mask_s += dt;

@@ -129,7 +129,7 @@ static slm_status walk_fill(slm_grammar_matcher *m, uint32_t *mask, slm_error *e
     return plain_walk(m, mask, err);
 }
 
-static slm_status plain_walk(slm_grammar_matcher *m, uint32_t *mask, slm_error *err) {
+slm_status gwalk_plain(slm_grammar_matcher *m, gwalk_visit visit, void *ctx, slm_error *err) {
     const slm_grammar_vocab *v = m->v;
     garena *a = &m->a;
     size_t mark0 = a->n;
@@ -149,13 +149,8 @@ static slm_status plain_walk(slm_grammar_matcher *m, uint32_t *mask, slm_error *
         gstep_begin(a);
         gstep_advance(a, m->g, m->walk.p + ps, pl, v->node_byte[i], &m->scratch);
         if (a->failed) break;
-        if (m->scratch.n == 0) {
-            i = v->node_end[i];
-            continue;
-        }
-        for (uint32_t k = v->tok_off[i]; k < v->tok_off[i + 1]; k++)
-            mask[v->tok[k] >> 5] |= 1u << (v->tok[k] & 31);
-        if (only_accept(m->scratch.p, m->scratch.n)) {
+        if (m->scratch.n == 0 || !visit(m, i, m->scratch.p, m->scratch.n, ctx) ||
+            only_accept(m->scratch.p, m->scratch.n)) {
             i = v->node_end[i];
             continue;
         }
@@ -172,4 +167,18 @@ static slm_status plain_walk(slm_grammar_matcher *m, uint32_t *mask, slm_error *
     if (a->failed) return slm_error_set(err, a->fail_code, "%s", a->fail_msg);
     garena_rollback(a, mark0);
     return SLM_OK;
+}
+
+/* Sets the tokens that end at a live node. */
+static int visit_mask(slm_grammar_matcher *m, size_t i, const uint32_t *tops, size_t n, void *ctx) {
+    (void)tops;
+    (void)n;
+    uint32_t *mask = ctx;
+    const slm_grammar_vocab *v = m->v;
+    for (uint32_t k = v->tok_off[i]; k < v->tok_off[i + 1]; k++) mask[v->tok[k] >> 5] |= 1u << (v->tok[k] & 31);
+    return 1;
+}
+
+static slm_status plain_walk(slm_grammar_matcher *m, uint32_t *mask, slm_error *err) {
+    return gwalk_plain(m, visit_mask, mask, err);
 }

@@ -27,6 +27,9 @@ void slm_grammar_matcher_free(slm_grammar_matcher *m) {
     free(m->walk_mark);
     gmask_cache_free(m->cache);
     gmemo_free(m->memo);
+    free(m->own_rest);
+    vec_free(&m->dist_chain);
+    free(m->tcost);
     free(m);
 }
 
@@ -77,9 +80,7 @@ slm_status slm_grammar_matcher_new(const slm_grammar *g, const slm_grammar_vocab
     return SLM_OK;
 }
 
-/* Runs bytes from the current set. Returns 1 if all were accepted; the new
- * set is then in m->scratch. Frames created are kept (caller rolls back). */
-static int run_bytes(slm_grammar_matcher *m, const uint8_t *b, size_t len) {
+int gmatch_run_bytes(slm_grammar_matcher *m, const uint8_t *b, size_t len) {
     u32vec other = {0};
     m->scratch.n = 0;
     for (size_t i = 0; i < m->cur.n; i++)
@@ -119,7 +120,7 @@ bool slm_grammar_matcher_accept_bytes(slm_grammar_matcher *m, const char *bytes,
     if (m->a.failed) return fail_status(m, err), false;
     if (m->done) return slm_error_set(err, SLM_ERR_INVALID_ARG, "grammar matcher: already done"), false;
     size_t mark = m->a.n;
-    if (!run_bytes(m, (const uint8_t *)bytes, len)) {
+    if (!gmatch_run_bytes(m, (const uint8_t *)bytes, len)) {
         if (m->a.failed) fail_status(m, err);
         else slm_error_set(err, SLM_ERR_INVALID_ARG, "grammar matcher: bytes not allowed by the grammar");
         if (!m->a.failed) garena_rollback(&m->a, mark);
@@ -132,7 +133,7 @@ bool slm_grammar_matcher_accept_bytes(slm_grammar_matcher *m, const char *bytes,
 bool slm_grammar_matcher_can_accept_bytes(slm_grammar_matcher *m, const char *bytes, size_t len) {
     if (!m || (!bytes && len) || m->a.failed || m->done) return false;
     size_t mark = m->a.n;
-    int ok = run_bytes(m, (const uint8_t *)bytes, len);
+    int ok = gmatch_run_bytes(m, (const uint8_t *)bytes, len);
     if (!m->a.failed) garena_rollback(&m->a, mark);
     return ok;
 }
@@ -153,7 +154,7 @@ bool slm_grammar_matcher_is_done(const slm_grammar_matcher *m) {
     return m->cur.n > 0;
 }
 
-static int is_eos(const slm_grammar_vocab *v, int32_t tok) {
+int gmatch_is_eos(const slm_grammar_vocab *v, int32_t tok) {
     for (size_t i = 0; i < v->n_eos; i++)
         if (v->eos[i] == tok) return 1;
     return 0;
@@ -165,7 +166,7 @@ slm_status slm_grammar_matcher_accept_token(slm_grammar_matcher *m, int32_t tok,
     if (tok < 0 || tok >= m->v->n)
         return slm_error_set(err, SLM_ERR_INVALID_ARG, "grammar matcher: token %d out of range", tok);
     if (m->done) return slm_error_set(err, SLM_ERR_INVALID_ARG, "grammar matcher: already done (token %d)", tok);
-    if (is_eos(m->v, tok)) {
+    if (gmatch_is_eos(m->v, tok)) {
         if (!slm_grammar_matcher_is_accepting(m))
             return slm_error_set(err, SLM_ERR_INVALID_ARG, "grammar matcher: end of text not allowed here");
         m->done = 1;

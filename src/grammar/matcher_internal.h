@@ -31,6 +31,7 @@ typedef struct garena {
     uint32_t *bucket;
     size_t n_bucket; /* power of two */
     uint32_t *seen_exp, *seen_set; /* per-frame epoch stamps */
+    uint32_t *dist; /* per frame: distance.c's memo (GDIST_UNKNOWN until computed) */
     uint32_t epoch;
     int depth;    /* expansion recursion depth */
     int failed;   /* a limit was hit: fail closed */
@@ -98,7 +99,39 @@ struct slm_grammar_matcher {
     uint32_t memo_max_sets; /* 0: the default budget; tests lower it to
                              * exercise the give-up path */
     size_t arena_gen; /* bumped when frame ids change (compaction, reset) */
+    /* distance to the end (distance.c, budget.c), computed on first use */
+    const uint32_t *rest; /* per element; own_rest or a shared table */
+    uint32_t *own_rest;
+    u32vec dist_chain;    /* scratch for frame_dist */
+    uint32_t *tcost;      /* per token: tokens still needed after it (budget walk) */
 };
+
+/* Runs bytes from the current set (matcher.c). Returns 1 if all were
+ * accepted; the new set is then in m->scratch. Frames created are kept:
+ * the caller rolls back (unless m->a.failed) or commits. */
+int gmatch_run_bytes(slm_grammar_matcher *m, const uint8_t *b, size_t len);
+int gmatch_is_eos(const slm_grammar_vocab *v, int32_t tok);
+
+/* Plain trie walk (mask.c): calls visit for every trie node whose bytes
+ * the grammar accepts from the current state, with the stack set after
+ * them (m->scratch). visit returns 1 to descend into the node's subtree,
+ * 0 to skip it. The arena ends as it started. */
+typedef int (*gwalk_visit)(slm_grammar_matcher *m, size_t node, const uint32_t *tops, size_t n, void *ctx);
+slm_status gwalk_plain(slm_grammar_matcher *m, gwalk_visit visit, void *ctx, slm_error *err);
+
+/* ---- distance to the end (distance.c) ---------------------------- */
+#define GDIST_INF (UINT32_MAX - 1) /* cannot reach the end */
+#define GDIST_UNKNOWN UINT32_MAX   /* frame memo not filled yet */
+/* The per-element table rest[] of grammar g (malloc'ed), NULL on OOM. */
+uint32_t *gdist_rest_new(const slm_grammar *g);
+/* Makes m->rest available; -1 on OOM. */
+int gdist_ensure(slm_grammar_matcher *m);
+/* Fewest bytes before the stacks tops[0..n) accept (0: one is empty). */
+uint32_t gdist_set_bytes(slm_grammar_matcher *m, const uint32_t *tops, size_t n);
+/* Tokens still needed to end from this set, assuming one token per byte:
+ * 0 when every stack is empty (done, generation stops by itself), else
+ * bytes + 1 (the end-of-text token). */
+uint32_t gdist_set_cost(slm_grammar_matcher *m, const uint32_t *tops, size_t n);
 
 /* Fills mask for the current state (mask.c). */
 slm_status gmask_fill(slm_grammar_matcher *m, uint32_t *mask, slm_error *err);

@@ -55,9 +55,10 @@ int garena_init(garena *a) {
     a->f = calloc(a->cap, sizeof *a->f);
     a->seen_exp = calloc(a->cap, sizeof *a->seen_exp);
     a->seen_set = calloc(a->cap, sizeof *a->seen_set);
+    a->dist = calloc(a->cap, sizeof *a->dist);
     a->n = 1; /* frame 0: the empty stack */
     a->epoch = 1;
-    if (!a->f || !a->seen_exp || !a->seen_set || rehash(a, 1024) != 0) {
+    if (!a->f || !a->seen_exp || !a->seen_set || !a->dist || rehash(a, 1024) != 0) {
         garena_free(a);
         return -1;
     }
@@ -69,8 +70,9 @@ void garena_free(garena *a) {
     free(a->bucket);
     free(a->seen_exp);
     free(a->seen_set);
+    free(a->dist);
     a->f = NULL;
-    a->bucket = a->seen_exp = a->seen_set = NULL;
+    a->bucket = a->seen_exp = a->seen_set = a->dist = NULL;
 }
 
 static int grow(garena *a) {
@@ -84,6 +86,9 @@ static int grow(garena *a) {
     uint32_t *s2 = realloc(a->seen_set, nc * sizeof *s2);
     if (!s2) return -1;
     a->seen_set = s2;
+    uint32_t *s3 = realloc(a->dist, nc * sizeof *s3);
+    if (!s3) return -1;
+    a->dist = s3;
     a->cap = nc;
     return 0;
 }
@@ -104,6 +109,7 @@ uint32_t garena_intern(garena *a, uint32_t pos, uint32_t parent) {
     a->f[id] = (gframe){pos, parent, a->bucket[h]};
     a->bucket[h] = id;
     a->seen_exp[id] = a->seen_set[id] = 0;
+    a->dist[id] = GDIST_UNKNOWN;
     if (a->n > a->n_bucket * 2 && rehash(a, a->n_bucket * 4) != 0) {
         set_fail(a, SLM_ERR_NOMEM, "grammar matcher: out of memory");
         return 0;

@@ -6,7 +6,11 @@
  * a choice list yields exactly one label; a lazy constraint lets the model
  * write freely until its trigger and constrains after it; a grammar the
  * text after the trigger cannot fit fails the request (fail closed); mask
- * timings reach the stats. */
+ * timings reach the stats. Budget-aware completion: with max_tokens far
+ * below what the model would write (unbounded strings and arrays), every
+ * output still closes validly before the limit (finish "stop"), and a
+ * limit below the shortest valid output ends by length, as short as the
+ * vocabulary allows. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -181,6 +185,76 @@ static void test_greedy_schema_text_fits_grammar(void **state) {
     slm_sched_close(s);
 }
 
+/* Unbounded strings and an unbounded array: unconstrained by length, a
+ * temperature-1.5 model rambles on well past any small max_tokens. */
+static const char *LONG =
+    "{\"type\":\"object\",\"properties\":{\"title\":{\"type\":\"string\"},"
+    "\"items\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":"
+    "{\"k\":{\"type\":\"string\"},\"v\":{\"type\":\"number\"}},\"required\":[\"k\",\"v\"]}}},"
+    "\"required\":[\"title\",\"items\"],\"additionalProperties\":false}";
+
+static void check_long(const char *text) {
+    json_error_t je;
+    json_t *v = json_loads(text, 0, &je);
+    if (!v) fail_msg("not JSON (%s): %s", je.text, text);
+    assert_true(json_is_string(json_object_get(v, "title")));
+    json_t *items = json_object_get(v, "items");
+    assert_true(json_is_array(items));
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        json_t *it = json_array_get(items, i);
+        assert_true(json_is_string(json_object_get(it, "k")));
+        assert_true(json_is_number(json_object_get(it, "v")));
+    }
+    json_decref(v);
+}
+
+static void test_budget_closes_output_in_time(void **state) {
+    (void)state;
+    if (!have_model()) skip();
+    slm_sched *s = open_sched();
+    slm_constraint *c = schema_constraint(LONG);
+    /* {"title":"","items":[]} is 24 bytes: from 26 tokens on (24 + end
+     * token, one spare) every output can close */
+    static const int32_t limits[] = {26, 27, 30, 40, 64, 100};
+    enum { SEEDS = 8, NL = sizeof limits / sizeof *limits };
+    slm_request *r[NL * SEEDS];
+    for (int l = 0; l < NL; l++)
+        for (int i = 0; i < SEEDS; i++)
+            r[l * SEEDS + i] = submit(s, "Once upon a time", c, 77 + (uint64_t)i, 1.5f, limits[l]);
+    int closed_early = 0;
+    for (int k = 0; k < NL * SEEDS; k++) {
+        result res;
+        collect(r[k], &res);
+        assert_int_equal(res.done.status, SLM_OK);
+        if (res.done.finish != SLM_FINISH_STOP)
+            fail_msg("limit %d seed %d: finish %d, text %s", limits[k / SEEDS], k % SEEDS, res.done.finish, res.text);
+        check_long(res.text);
+        assert_true(grammar_accepts(c, res.text, res.len));
+        assert_true(res.done.n_gen <= limits[k / SEEDS]);
+        closed_early += res.done.n_gen < limits[k / SEEDS] - 1;
+    }
+    assert_true(closed_early > 0); /* not every output needed the whole budget */
+    slm_constraint_unref(c);
+    slm_sched_close(s);
+}
+
+static void test_budget_too_small_ends_by_length(void **state) {
+    (void)state;
+    if (!have_model()) skip();
+    slm_sched *s = open_sched();
+    slm_constraint *c = schema_constraint(LONG);
+    result res;
+    collect(submit(s, "Once upon a time", c, 5, 1.5f, 6), &res);
+    assert_int_equal(res.done.status, SLM_OK);
+    assert_int_equal(res.done.finish, SLM_FINISH_LENGTH);
+    assert_int_equal(res.done.n_gen, 6);
+    /* the cheapest tokens were taken: the output is a prefix of the
+     * shortest valid one */
+    assert_true(strncmp(res.text, "{\"title\":\"\",\"items\":[]}", res.len) == 0);
+    slm_constraint_unref(c);
+    slm_sched_close(s);
+}
+
 static void test_choice_gives_one_label(void **state) {
     (void)state;
     if (!have_model()) skip();
@@ -309,6 +383,8 @@ int main(void) {
         cmocka_unit_test(test_constraint_args),
         cmocka_unit_test(test_json_schema_many_seeds),
         cmocka_unit_test(test_greedy_schema_text_fits_grammar),
+        cmocka_unit_test(test_budget_closes_output_in_time),
+        cmocka_unit_test(test_budget_too_small_ends_by_length),
         cmocka_unit_test(test_choice_gives_one_label),
         cmocka_unit_test(test_lazy_trigger),
         cmocka_unit_test(test_lazy_trigger_fails_closed),
