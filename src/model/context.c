@@ -106,6 +106,7 @@ slm_status slm_context_new_multi(const slm_model *m, slm_ops *ops, int32_t n_ctx
     if ((int64_t)n_batch > (int64_t)n_ctx * n_seq) n_batch = n_ctx * n_seq; /* n_seq small: fits */
     slm_status st = check_sizes(m, n_ctx, n_batch, n_seq, err);
     if (st != SLM_OK) return st;
+    slm_model_make_resident(m);
     slm_context *c = calloc(1, sizeof *c);
     if (!c) return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
     *c = (slm_context){.m = m, .ops = ops, .n_ctx = n_ctx, .n_batch = n_batch, .n_seq = n_seq,

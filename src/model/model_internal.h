@@ -5,6 +5,8 @@
 
 #include "slm/model.h"
 
+#include <pthread.h>
+
 typedef struct slm_layer {
     const float *attn_norm;
     slm_matrix wq, wk, wv, wqkv, wo; /* wqkv set (rows>0) for fused QKV (phi3) */
@@ -25,6 +27,12 @@ struct slm_model {
     float **owned;                 /* float copies of 1-D tensors */
     int n_owned, cap_owned;
     uint64_t n_params, weight_bytes;
+    /* resident.c: the matrices' anonymous copy, made once, before the
+     * first context (the only state a const model changes) */
+    pthread_mutex_t resident_mu;
+    bool resident_done;
+    void *resident_map;
+    size_t resident_len;
 };
 
 struct slm_context {
@@ -53,6 +61,10 @@ struct slm_context {
 slm_status slm_hparams_load(const slm_gguf *g, slm_hparams *hp, slm_error *err);
 /* weights.c */
 slm_status slm_weights_bind(slm_model *m, slm_error *err);
+/* resident.c: moves the matrices into anonymous huge-page memory when that
+ * fits (else hints the mapping); thread-safe, idempotent, never fails. */
+void slm_model_make_resident(const slm_model *m);
+void slm_model_release_resident(slm_model *m);
 /* forward.c: one batch of n <= n_batch tokens; tok_seq/tok_pos/logit_row
  * are filled in by the caller. n_out rows of logits are written. */
 slm_status slm_forward_batch(slm_context *c, const int32_t *tokens, int32_t n, int32_t n_out,
