@@ -60,8 +60,8 @@ static inline __m128i k4_min_sums(const slm_block_q8_K *y, __m128i mins8) {
  * dwords, with u0..u2 the packed scale bytes:
  *   scales 0-3 = u0 & 0x3f..       scales 4-7 = (u2 & 0x0f..) | (u0 >> 2 & 0x30..)
  *   mins 0-3   = u1 & 0x3f..       mins 4-7   = (u2 >> 4 & 0x0f..) | (u1 >> 2 & 0x30..) */
-static inline __m128i q4k_scales_mins(const slm_block_q4_K *x) {
-    __m128i v = _mm_loadu_si128((const __m128i *)x->scales);
+static inline __m128i k4_scales_mins(const uint8_t *scales) {
+    __m128i v = _mm_loadu_si128((const __m128i *)scales);
     __m128i lo = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0)); /* u0 u2 u1 u2 */
     lo = _mm_and_si128(_mm_srlv_epi32(lo, _mm_setr_epi32(0, 0, 0, 4)),
                        _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
@@ -69,6 +69,8 @@ static inline __m128i q4k_scales_mins(const slm_block_q4_K *x) {
     hi = _mm_and_si128(_mm_srli_epi32(hi, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
     return _mm_or_si128(lo, hi);
 }
+
+static inline __m128i q4k_scales_mins(const slm_block_q4_K *x) { return k4_scales_mins(x->scales); }
 
 #if SLM_KDOT_VNNI
 /* Shuffle control: from the scale bytes (in both 128-bit lanes), int16
@@ -147,9 +149,38 @@ static inline void slm_x86_kdot_q4_K(int64_t n, float *s, const void *vx, const 
 }
 
 /* ---- Q5_K --------------------------------------------------------------- */
-static inline __m256i q5k_isum(const slm_block_q5_K *x, const slm_block_q8_K *y, __m128i sm) {
+/* Q4_K plus a fifth bit per value from qh (bits 2j, 2j+1 of byte l for
+ * sub-blocks 2j, 2j+1); the scales/mins block has Q4_K's layout (the
+ * 16-byte load of k4_scales_mins ends in qh, inside the block). */
+#if SLM_KDOT_VNNI
+/* As q4k_isum: values up to 31, so a packed lane holds at most
+ * 4 * 31 * 128 < 32768. */
+static inline __m256i q5k_isum(const slm_block_q5_K *x, const slm_block_q8_K *y, __m256i sb) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), b4 = _mm256_set1_epi8(0x10), zero = _mm256_setzero_si256();
+    __m256i h = slm_x86_load32(x->qh);
+    __m256i a0 = zero, a1 = zero;
+    for (int j = 0; j < 4; j++) {
+        __m256i q = slm_x86_load32(x->qs + 32 * j);
+        /* ternlog 0xE4 (m4 ? A : B): low nibble from A, bit 4 from B */
+        __m256i lo = _mm256_ternarylogic_epi32(q, _mm256_and_si256(_mm256_slli_epi16(h, 4), b4), m4, 0xE4);
+        __m256i hi = _mm256_ternarylogic_epi32(_mm256_srli_epi16(q, 4), _mm256_and_si256(_mm256_slli_epi16(h, 3), b4),
+                                               m4, 0xE4);
+        h = _mm256_srli_epi16(h, 2);
+        __m256i plo = _mm256_dpbusd_epi32(zero, lo, slm_x86_load32(y->qs + 64 * j));
+        __m256i phi = _mm256_dpbusd_epi32(zero, hi, slm_x86_load32(y->qs + 64 * j + 32));
+        __m256i p = _mm256_packs_epi32(plo, phi);
+        __m256i sc = _mm256_shuffle_epi8(sb, q4k_pair_ctl(j));
+        if (j & 1)
+            a1 = _mm256_dpwssd_epi32(a1, p, sc);
+        else
+            a0 = _mm256_dpwssd_epi32(a0, p, sc);
+    }
+    return _mm256_add_epi32(a0, a1);
+}
+#else
+static inline __m256i q5k_isum(const slm_block_q5_K *x, const slm_block_q8_K *y, __m256i sb) {
     const __m256i m4 = _mm256_set1_epi8(0x0f), b4 = _mm256_set1_epi8(0x10);
-    __m128i s16 = _mm_cvtepu8_epi16(sm);
+    __m128i s16 = _mm_cvtepu8_epi16(_mm256_castsi256_si128(sb));
     __m256i sc = _mm256_set_m128i(s16, s16);
     __m256i h = slm_x86_load32(x->qh); /* bits 2j, 2j+1 of byte l: sub-blocks 2j, 2j+1 */
     __m256i acc = _mm256_setzero_si256();
@@ -167,22 +198,26 @@ static inline __m256i q5k_isum(const slm_block_q5_K *x, const slm_block_q8_K *y,
     }
     return acc;
 }
+#endif
 
+/* The same outer loop as Q4_K's. */
 static inline void slm_x86_kdot_q5_K(int64_t n, float *s, const void *vx, const void *vy) {
     const slm_block_q5_K *x = vx;
     const slm_block_q8_K *y = vy;
     const int64_t nb = n / SLM_QK_K;
-    __m256 acc = _mm256_setzero_ps();
-    __m128 accm = _mm_setzero_ps();
+    const char z = (char)0x80;
+    const __m256i mins_ctl = _mm256_setr_epi8(8, z, 8, z, 9, z, 9, z, 10, z, 10, z, 11, z, 11, z,
+                                              12, z, 12, z, 13, z, 13, z, 14, z, 14, z, 15, z, 15, z);
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        const float d = y[i].d * slm_x86_f16(x[i].d);
-        const float dmin = y[i].d * slm_x86_f16(x[i].dmin);
-        __m128i sm = slm_x86_k4_scales(x[i].scales);
-        __m128i msum = k4_min_sums(y + i, _mm_unpackhi_epi64(sm, sm));
-        accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(msum), accm);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(q5k_isum(x + i, y + i, sm)), acc);
+        kq_prefetch(x + i, (int)sizeof *x);
+        __m256i sb = _mm256_broadcastsi128_si256(k4_scales_mins(x[i].scales));
+        __m256i msum = _mm256_madd_epi16(_mm256_shuffle_epi8(sb, mins_ctl), slm_x86_load32(y[i].bsums));
+        __m128 dd = k4_d_dmin(&x[i].d, &y[i].d);
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(dd), _mm256_cvtepi32_ps(q5k_isum(x + i, y + i, sb)), acc);
+        accm = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dd)), _mm256_cvtepi32_ps(msum), accm);
     }
-    *s = slm_x86_hsum8(acc) - slm_x86_hsum4(accm);
+    *s = slm_x86_hsum8(_mm256_sub_ps(acc, accm));
 }
 
 /* ---- Q6_K --------------------------------------------------------------- */
@@ -273,7 +308,34 @@ static inline void slm_x86_kdot_q6_K(int64_t n, float *s, const void *vx, const 
 }
 
 /* ---- Q3_K --------------------------------------------------------------- */
-/* Quants are u - 4 with u = low 2 bits | high bit << 2 in [0, 7]. */
+/* Quants are u - 4 with u = low 2 bits | high bit << 2 in [0, 7]. The
+ * 32-byte vector k of half h holds sub-blocks 8h + 2k (low lane) and
+ * 8h + 2k + 1 (high lane), the layout of Q6_K: the VNNI form is Q6_K's. */
+#if SLM_KDOT_VNNI
+static inline __m256i q3k_isum(const slm_block_q3_K *x, const slm_block_q8_K *y) {
+    const __m256i m3 = _mm256_set1_epi8(3), m7 = _mm256_set1_epi8(7), zero = _mm256_setzero_si256();
+    __m256i sc = _mm256_cvtepi8_epi16(slm_x86_q3k_scales(x->scales));
+    __m256i off = _mm256_madd_epi16(sc, slm_x86_load32(y->bsums));
+    __m256i a0 = _mm256_sub_epi32(zero, _mm256_slli_epi32(off, 2)), a1 = zero;
+    __m256i hm = slm_x86_load32(x->hmask);
+    for (int h = 0; h < 2; h++) {
+        __m256i qs = slm_x86_load32(x->qs + 32 * h), p[4];
+        for (int k = 0; k < 4; k++) {
+            /* bits 0-1 from qs, bit 2 from the high-bit mask (ternlog 0xE4: m3 ? A : B) */
+            __m256i u = _mm256_and_si256(_mm256_ternarylogic_epi32(qs, _mm256_slli_epi16(hm, 2), m3, 0xE4), m7);
+            qs = _mm256_srli_epi16(qs, 2);
+            hm = _mm256_srli_epi16(hm, 1);
+            p[k] = _mm256_dpbusd_epi32(zero, u, slm_x86_load32(y->qs + 128 * h + 32 * k));
+        }
+        const int b = 8 * h;
+        __m256i s01 = _mm256_permutexvar_epi16(q6k_quad_idx(b, b + 2, b + 1, b + 3), sc);
+        __m256i s23 = _mm256_permutexvar_epi16(q6k_quad_idx(b + 4, b + 6, b + 5, b + 7), sc);
+        a0 = _mm256_dpwssd_epi32(a0, _mm256_packs_epi32(p[0], p[1]), s01);
+        a1 = _mm256_dpwssd_epi32(a1, _mm256_packs_epi32(p[2], p[3]), s23);
+    }
+    return _mm256_add_epi32(a0, a1);
+}
+#else
 static inline __m256i q3k_isum(const slm_block_q3_K *x, const slm_block_q8_K *y) {
     const __m256i m3 = _mm256_set1_epi8(3), b2 = _mm256_set1_epi8(4);
     __m128i sc8 = slm_x86_q3k_scales(x->scales);
@@ -295,6 +357,7 @@ static inline __m256i q3k_isum(const slm_block_q3_K *x, const slm_block_q8_K *y)
     }
     return acc;
 }
+#endif
 
 static inline void slm_x86_kdot_q3_K(int64_t n, float *s, const void *vx, const void *vy) {
     const slm_block_q3_K *x = vx;
@@ -302,6 +365,7 @@ static inline void slm_x86_kdot_q3_K(int64_t n, float *s, const void *vx, const 
     const int64_t nb = n / SLM_QK_K;
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
+        kq_prefetch(x + i, (int)sizeof *x);
         const float d = y[i].d * slm_x86_f16(x[i].d);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(q3k_isum(x + i, y + i)), acc);
     }
@@ -309,6 +373,29 @@ static inline void slm_x86_kdot_q3_K(int64_t n, float *s, const void *vx, const 
 }
 
 /* ---- Q2_K --------------------------------------------------------------- */
+/* Values 0..3 with 4-bit scales (low nibbles) and mins (high nibbles); the
+ * sub-block layout is Q3_K's, so is the VNNI form. */
+#if SLM_KDOT_VNNI
+static inline __m256i q2k_isum(const slm_block_q2_K *x, const slm_block_q8_K *y) {
+    const __m256i m3 = _mm256_set1_epi8(3), zero = _mm256_setzero_si256();
+    __m128i raw = _mm_loadu_si128((const __m128i *)x->scales);
+    __m256i sc = _mm256_cvtepu8_epi16(_mm_and_si128(raw, _mm_set1_epi8(0x0f)));
+    __m256i a0 = zero, a1 = zero;
+    for (int h = 0; h < 2; h++) {
+        __m256i qs = slm_x86_load32(x->qs + 32 * h), p[4];
+        for (int k = 0; k < 4; k++) {
+            p[k] = _mm256_dpbusd_epi32(zero, _mm256_and_si256(qs, m3), slm_x86_load32(y->qs + 128 * h + 32 * k));
+            qs = _mm256_srli_epi16(qs, 2);
+        }
+        const int b = 8 * h;
+        __m256i s01 = _mm256_permutexvar_epi16(q6k_quad_idx(b, b + 2, b + 1, b + 3), sc);
+        __m256i s23 = _mm256_permutexvar_epi16(q6k_quad_idx(b + 4, b + 6, b + 5, b + 7), sc);
+        a0 = _mm256_dpwssd_epi32(a0, _mm256_packs_epi32(p[0], p[1]), s01);
+        a1 = _mm256_dpwssd_epi32(a1, _mm256_packs_epi32(p[2], p[3]), s23);
+    }
+    return _mm256_add_epi32(a0, a1);
+}
+#else
 static inline __m256i q2k_isum(const slm_block_q2_K *x, const slm_block_q8_K *y) {
     const __m256i m3 = _mm256_set1_epi8(3);
     __m128i raw = _mm_loadu_si128((const __m128i *)x->scales);
@@ -327,6 +414,7 @@ static inline __m256i q2k_isum(const slm_block_q2_K *x, const slm_block_q8_K *y)
     }
     return acc;
 }
+#endif
 
 /* sum_g (scale byte g >> 4) * bsums[g], 8 int32 lanes. */
 static inline __m256i q2k_min_sums(const slm_block_q2_K *x, const slm_block_q8_K *y) {
@@ -341,6 +429,7 @@ static inline void slm_x86_kdot_q2_K(int64_t n, float *s, const void *vx, const 
     const int64_t nb = n / SLM_QK_K;
     __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
+        kq_prefetch(x + i, (int)sizeof *x);
         const float d = y[i].d * slm_x86_f16(x[i].d);
         const float dmin = y[i].d * slm_x86_f16(x[i].dmin);
         accm = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(q2k_min_sums(x + i, y + i)), accm);
