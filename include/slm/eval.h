@@ -36,6 +36,7 @@
 #include <stdio.h>
 
 #include "slm/base.h"
+#include "slm/router.h"
 
 /* ---- suites ---------------------------------------------------------- */
 
@@ -53,6 +54,7 @@ typedef enum slm_eval_check_kind {
     SLM_CHECK_REGEX,       /* PCRE2 search anywhere in the output */
     SLM_CHECK_LATENCY,     /* latency <= number (milliseconds) */
     SLM_CHECK_COST,        /* cost <= number (USD) */
+    SLM_CHECK_RUBRIC,      /* graded by the judge model against `value` (see judge) */
 } slm_eval_check_kind;
 
 enum {
@@ -73,6 +75,13 @@ typedef struct slm_eval_check {
     int line;           /* source line (0 unknown) */
 } slm_eval_check;
 
+/* A grade: pass/fail and a 1-5 score, from a judge or a person. */
+typedef struct slm_eval_grade {
+    bool set;     /* false: no grade (zeroed) */
+    bool pass;
+    int8_t score; /* 0: none, else 1..5 */
+} slm_eval_grade;
+
 typedef struct slm_eval_case {
     char *id;
     json_t *messages;   /* array of {role, content} after templating */
@@ -82,6 +91,11 @@ typedef struct slm_eval_case {
     size_t n_checks;
     int32_t max_tokens; /* <= 0: the run's default */
     int line;
+    const char *rubric;   /* the rubric check's text (borrowed from checks) or NULL */
+    slm_eval_grade human; /* `human_grade:` pass|fail|true|false|1-5|{pass, score} */
+    char *graded_output;  /* `output:` the answer the person graded (judge-check) */
+    json_t *response_format; /* OpenAI response_format for the request, or NULL
+                                (set on judge requests; local targets compile it) */
 } slm_eval_case;
 
 typedef struct slm_eval_suite {
@@ -91,6 +105,7 @@ typedef struct slm_eval_suite {
     size_t n_cases;
     char **targets;     /* promptfoo providers usable as targets */
     size_t n_targets;
+    char *judge;        /* `judge:` target spec for rubric cases, or NULL */
 } slm_eval_suite;
 
 /* Loads a suite: a .jsonl file holds native cases one per line; .yaml,
@@ -152,6 +167,12 @@ typedef struct slm_eval_result {
     char *why;          /* failed check, NULL on success */
     bool success;
     int8_t exact, schema_valid, call_exec; /* as in slm_eval_verdict */
+    char *tier;         /* router tier that answered (auto / x-slm-tier), NULL: unknown */
+    int8_t escalated;   /* -1: unknown, else 0/1 */
+    bool has_conf;      /* confidence signals of the answer were measured */
+    double mean_logprob, min_logprob, mean_entropy; /* NaN: not measured */
+    slm_eval_grade judge; /* rubric grade from the judge (set false: none) */
+    char *judge_why;    /* the judge's reason, or why grading failed */
     double latency_s, ttft_s;              /* ttft 0: unknown */
     int32_t n_prompt, n_gen;
     double cost;
@@ -170,7 +191,16 @@ typedef struct slm_eval_metrics {
     double tokens_per_s;     /* sum n_gen / sum decode time (latency - ttft) */
     double cost;             /* total USD */
     double cost_per_success; /* cost / n_success; NaN when no success */
+    size_t n_routed;         /* results whose tier is known (auto targets) */
+    size_t n_escalated;      /* of those, answered after escalation */
+    double escalation_pct;   /* n_escalated / n_routed; NaN when nothing routed */
 } slm_eval_metrics;
+
+/* Per tier share of the results of `target` (NULL: all): an object
+ * {TIER: {n, share_pct, success_pct}} over all n results (failed requests
+ * with no tier count under "(failed)"), in first-seen order. NULL when no
+ * result of the target names a tier (not a routed target). */
+json_t *slm_eval_tier_shares(const slm_eval_result *rs, size_t n, const char *target, slm_error *err);
 
 /* Percentile p in [0,100] with linear interpolation between closest ranks
  * (numpy's default). Sorts v in place. NaN when n == 0. */
@@ -203,23 +233,111 @@ slm_status slm_eval_calibrate(const double *confidence, const bool *local_ok, co
                               double target, slm_calib_result *out, slm_error *err);
 void slm_calib_result_free(slm_calib_result *r);
 
+/* The router's numeric confidence signals, as the results carry them. */
+typedef enum slm_calib_signal {
+    SLM_CALIB_MEAN_LOGPROB = 0, /* slm.yaml confidence.min_mean_logprob (keep local when >=) */
+    SLM_CALIB_MIN_LOGPROB,      /* confidence.min_token_logprob (keep local when >=) */
+    SLM_CALIB_ENTROPY,          /* confidence.max_entropy (keep local when <=) */
+    SLM_CALIB_N_SIGNALS,
+} slm_calib_signal;
+
+/* The slm.yaml key under `confidence:` of a signal, and its report name. */
+const char *slm_calib_signal_key(slm_calib_signal s);
+const char *slm_calib_signal_name(slm_calib_signal s);
+
+typedef struct slm_calib_choice {
+    slm_calib_signal signal;
+    slm_calib_result curve; /* thresholds in the signal's own units; for entropy
+                               a point's threshold is the max kept local (curve
+                               then descends in threshold; +inf stays "all escalated") */
+    double value;           /* the threshold to write: between the chosen point's
+                               confidence and the next lower one, so no case moves */
+    size_t n_cases;         /* cases present on both targets */
+    char note[256];         /* caveat for the user ("" when none) */
+} slm_calib_choice;
+
+/* Calibration over a run: for each case answered by both `local` and
+ * `frontier` (target labels), the local result's signal (results without
+ * a measured signal make this an error naming the case; a failed local
+ * request counts as least confident), local success and frontier success
+ * feed slm_eval_calibrate. signal < 0 sweeps every signal and keeps the
+ * one whose chosen point keeps the most traffic local (ties: higher
+ * success, then the list order). */
+slm_status slm_eval_calibrate_run(const slm_eval_result *rs, size_t n, const char *local, const char *frontier,
+                                  double target, int signal, slm_calib_choice *out, slm_error *err);
+void slm_calib_choice_free(slm_calib_choice *c);
+/* report.calibration: {local, frontier, signal, key, value, target,
+ * frontier_success, n_cases, chosen, note, curve:[{threshold, local_share,
+ * success}]} (threshold null for "escalate everything"). */
+json_t *slm_calib_choice_json(const slm_calib_choice *c, const char *local, const char *frontier);
+/* The curve as a text table with the chosen row marked. */
+void slm_eval_calibration_text(const json_t *calibration, FILE *f);
+
+/* Writes `key: value` under the top-level `confidence:` mapping of the
+ * slm.yaml at path, changing only that line (indentation and a trailing
+ * comment kept) or adding the key (or the section) when absent; every
+ * other byte stays. Refuses (SLM_ERR_UNSUPPORTED, file untouched) when the
+ * section is a flow mapping, uses anchors/aliases/tags, or the key's value
+ * spans lines; the new text must load with slm_route_config_parse and
+ * carry the value, then replaces the file atomically (temp file + rename,
+ * mode kept). */
+slm_status slm_eval_config_set_confidence(const char *path, const char *key, double value, slm_error *err);
+/* The same edit on text in memory (*out malloc'ed); no loading check. */
+slm_status slm_eval_yaml_set_confidence(const char *text, size_t len, const char *key, const char *value, char **out,
+                                        slm_error *err);
+
+/* ---- judge ------------------------------------------------------------- */
+
+/* The chat messages a judge gets for one rubric case. */
+json_t *slm_eval_judge_messages(const char *rubric, const char *input, const char *output);
+/* The JSON Schema a judge's answer is constrained by:
+ * {"pass": boolean, "score": 1..5, "reason": string}, no other keys. */
+json_t *slm_eval_grade_schema(void);
+/* Strict parse of a judge answer: the whole text (white space around
+ * allowed) is one JSON object with pass (bool), score (integer 1-5) and
+ * optionally reason (string), nothing else. reason may be NULL. */
+slm_status slm_eval_grade_parse(const char *text, size_t len, slm_eval_grade *g, char *reason, size_t cap,
+                                slm_error *err);
+/* A human grade from a suite value: pass/fail, true/false, an integer
+ * 1-5 (score; pass = score >= 3) or {pass, score}. */
+slm_status slm_eval_grade_from_json(const json_t *v, slm_eval_grade *g, slm_error *err);
+
+/* Cohen's kappa between two raters over k categories; a[i], b[i] in
+ * [0, k). confusion (k*k, may be NULL) counts rows = a, columns = b.
+ * kappa = (po - pe) / (1 - pe); when pe == 1 (one category only) kappa is
+ * 1 if po == 1 else 0. */
+slm_status slm_eval_kappa(const int *a, const int *b, size_t n, int k, double *kappa, double *agreement,
+                          size_t *confusion, slm_error *err);
+
 /* ---- running --------------------------------------------------------- */
 
-typedef enum slm_eval_target_kind { SLM_TARGET_LOCAL, SLM_TARGET_URL } slm_eval_target_kind;
+typedef enum slm_eval_target_kind {
+    SLM_TARGET_LOCAL,  /* a GGUF model run by the engine in this process */
+    SLM_TARGET_URL,    /* an OpenAI-compatible endpoint */
+    SLM_TARGET_ROUTER, /* the router of an slm.yaml, in this process (`auto`) */
+} slm_eval_target_kind;
 
 typedef struct slm_eval_target {
     slm_eval_target_kind kind;
     char *label;    /* name in reports (default: the spec) */
-    char *location; /* GGUF path, or base URL (…/v1 or the server root) */
+    char *location; /* GGUF path, base URL (…/v1 or the server root), or slm.yaml (router) */
     char *model;    /* URL targets: "model" field (default "default") */
     double price_in, price_out; /* USD per million tokens (0: free) */
+    char *api_key_env; /* URL targets: variable holding the Bearer token (NULL: the run's key) */
+    bool logprobs;  /* URL targets: ask for token log-probabilities (confidence signals) */
 } slm_eval_target;
 
 /* "[LABEL=]LOCATION[,model=M][,price=IN/OUT]"; LOCATION starting with
  * http:// or https:// is a URL target, anything else a model file. */
 slm_status slm_eval_target_parse(const char *spec, slm_eval_target *t, slm_error *err);
 void slm_eval_target_clear(slm_eval_target *t);
-
+/* Resolves a parsed spec against slm.yaml (config_path): LOCATION equal to
+ * the router's name ("auto") becomes a ROUTER target on that file; equal to
+ * a tier name, that tier's first model (local: its path, NULL path ->
+ * default_model; remote: base_url, upstream model, prices, api_key_env).
+ * Anything else is left as it is. The label stays the spec's. */
+slm_status slm_eval_target_from_config(slm_eval_target *t, const slm_route_config *c, const char *config_path,
+                                       const char *default_model, slm_error *err);
 typedef struct slm_eval_progress {
     size_t done, total, failed;
     double elapsed_s, eta_s; /* eta NaN until something finished */
@@ -233,6 +351,8 @@ typedef struct slm_eval_run_opts {
     double timeout_s;         /* per request (<= 0: 120) */
     const char *results_path; /* JSONL to append to and resume from; NULL: none */
     const char *api_key;      /* Bearer token for URL targets or NULL */
+    const char *default_model;/* router targets: GGUF for local tier models without a path */
+    const slm_eval_target *judge; /* grades rubric cases (NULL: they fail as ungraded) */
     void (*on_progress)(const slm_eval_progress *p, void *user);
     void *user;
 } slm_eval_run_opts;
@@ -252,6 +372,17 @@ typedef struct slm_eval_run {
 slm_status slm_eval_run_suite(const slm_eval_suite *s, const slm_eval_target *targets, size_t n_targets,
                               const slm_eval_run_opts *o, slm_eval_run **out, slm_error *err);
 void slm_eval_run_free(slm_eval_run *r);
+
+/* judge-check: the judge grades every case that has a rubric, a human
+ * grade and the graded `output`, and its grades are compared with the
+ * human ones: {judge, n_cases, n_graded, n_failed (judge errors), pass:
+ * {agreement, kappa, confusion: [[hp&jp, hp&jf], [hf&jp, hf&jf]]}, score
+ * (when both gave scores): {n, agreement, kappa, confusion 5x5}, trusted
+ * (kappa >= min_kappa), cases: [{case, human, judge, reason}]}. Cases the
+ * judge failed to grade are listed and left out of the statistics. */
+slm_status slm_eval_judge_check(const slm_eval_suite *s, const slm_eval_target *judge, const slm_eval_run_opts *o,
+                                double min_kappa, json_t **out, slm_error *err);
+void slm_eval_judge_check_text(const json_t *report, FILE *f);
 
 /* ---- reports --------------------------------------------------------- */
 

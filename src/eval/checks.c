@@ -253,6 +253,7 @@ static bool run_check(const slm_eval_check *c, const slm_eval_case *k, const slm
             fail(w, c, "latency %s", b);
         }
         break;
+    case SLM_CHECK_RUBRIC: ok = true; break; /* graded by the judge after the checks */
     case SLM_CHECK_COST:
         ok = o->cost <= c->number;
         if (!ok) {

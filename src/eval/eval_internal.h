@@ -75,7 +75,15 @@ typedef struct ev_answer {
     char *error;        /* request failed: why (malloc'ed) */
     double latency_s, ttft_s, cost;
     int32_t n_prompt, n_gen;
+    char tier[64];      /* router tier that answered ("" unknown) */
+    bool escalated;
+    /* confidence signals from token log-probabilities (n_lp 0: none) */
+    double sum_lp, min_lp, sum_ent;
+    int64_t n_lp, n_ent;
 } ev_answer;
+/* Adds one generated token's log-probability and its top alternatives'
+ * (entropy over the renormalised top-k, as the server's router does). */
+void ev_answer_add_logprob(ev_answer *a, double lp, const double *top, int n_top);
 void ev_answer_clear(ev_answer *a);
 void ev_answer_fail(ev_answer *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -86,6 +94,17 @@ void ev_local_close(ev_local *l);
 void ev_local_answer(ev_local *l, const slm_eval_case *c, const slm_eval_run_opts *o, ev_answer *a);
 /* POSTs the case to the target's chat completions endpoint (streaming). */
 void ev_http_answer(const slm_eval_target *t, const slm_eval_case *c, const slm_eval_run_opts *o, ev_answer *a);
+/* Router targets: the slm.yaml router in this process (target_router.c). */
+typedef struct ev_router ev_router;
+slm_status ev_router_open(const slm_eval_target *t, const slm_eval_run_opts *o, ev_router **out, slm_error *err);
+void ev_router_close(ev_router *r);
+/* Thread-safe: local models are run one request at a time under a lock. */
+void ev_router_answer(ev_router *r, const slm_eval_case *c, const slm_eval_run_opts *o, ev_answer *a);
+/* Judge requests (judge.c): grades a result in place. */
+void ev_judge_grade(const slm_eval_target *judge, ev_local *local_judge, const slm_eval_case *c,
+                    const slm_eval_run_opts *o, slm_eval_result *r);
+/* Reads x-slm-tier / x-slm-escalated from one header line into a. */
+void ev_http_header_line(const char *line, size_t len, ev_answer *a);
 /* Reads {"choices":[{"message":...}], "usage":...} or an SSE stream body
  * collected so far into a; exposed for tests. */
 void ev_http_parse_body(const char *body, size_t len, ev_answer *a);

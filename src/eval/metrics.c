@@ -59,6 +59,10 @@ slm_status slm_eval_metrics_compute(const slm_eval_result *rs, size_t n, const c
         rate(r->exact, &m->n_exact, &m->n_exact_ok);
         rate(r->schema_valid, &m->n_schema, &m->n_schema_ok);
         rate(r->call_exec, &m->n_call, &m->n_call_ok);
+        if (r->tier) {
+            m->n_routed++;
+            m->n_escalated += r->escalated > 0;
+        }
         if (r->error) {
             m->n_error++;
             continue;
@@ -83,7 +87,48 @@ slm_status slm_eval_metrics_compute(const slm_eval_result *rs, size_t n, const c
     m->ttft_p99 = slm_eval_percentile(ttft, n_ttft, 99);
     m->tokens_per_s = gen_time > 0 ? gen_tokens / gen_time : NAN;
     m->cost_per_success = m->n_success ? m->cost / (double)m->n_success : NAN;
+    m->escalation_pct = pct(m->n_escalated, m->n_routed);
     free(lat);
     free(ttft);
     return SLM_OK;
+}
+
+/* Tier shares: one pass per result, counts kept in the JSON object itself
+ * (tiers are few). Denominator: every result of the target, so the shares
+ * and "(failed)" add up to 100%. */
+json_t *slm_eval_tier_shares(const slm_eval_result *rs, size_t n, const char *target, slm_error *err) {
+    json_t *out = json_object();
+    if (!out) return slm_error_set(err, SLM_ERR_NOMEM, "tier shares: out of memory"), NULL;
+    size_t total = 0, routed = 0;
+    for (size_t i = 0; i < n; i++) {
+        const slm_eval_result *r = &rs[i];
+        if (target && (!r->target || strcmp(r->target, target))) continue;
+        total++;
+        const char *tier = r->tier ? r->tier : (r->error ? "(failed)" : "(unknown)");
+        routed += r->tier != NULL;
+        json_t *t = json_object_get(out, tier);
+        if (!t) {
+            t = json_pack("{s:I,s:I}", "n", (json_int_t)0, "n_success", (json_int_t)0);
+            if (!t || json_object_set_new(out, tier, t)) {
+                json_decref(out);
+                return slm_error_set(err, SLM_ERR_NOMEM, "tier shares: out of memory"), NULL;
+            }
+        }
+        json_object_set_new(t, "n", json_integer(json_integer_value(json_object_get(t, "n")) + 1));
+        json_object_set_new(t, "n_success",
+                            json_integer(json_integer_value(json_object_get(t, "n_success")) + r->success));
+    }
+    if (!routed) {
+        json_decref(out);
+        return NULL;
+    }
+    const char *k;
+    json_t *t;
+    json_object_foreach(out, k, t) {
+        double c = (double)json_integer_value(json_object_get(t, "n"));
+        json_object_set_new(t, "share_pct", ev_json_num(pct((size_t)c, total)));
+        json_object_set_new(t, "success_pct",
+                            ev_json_num(pct((size_t)json_integer_value(json_object_get(t, "n_success")), (size_t)c)));
+    }
+    return out;
 }

@@ -2,7 +2,8 @@
  * scripts and no network assets, so it can be attached to a CI run and
  * opened anywhere. Sections: summary table; success vs cost per target
  * (scatter); success per target (bars); latency distribution per target
- * (dot strip with p50/p95/p99 marks); the calibration curve when the
+ * (dot strip with p50/p95/p99 marks); tier shares of routed targets; the
+ * calibration curve (with its table) when the
  * report has one; per-tag breakdown; failed cases with input, output and
  * reason. Every chart is an <svg class="chart" id="..."> for the render
  * test. Built in an ev_buf, written at the end. */
@@ -183,6 +184,32 @@ static void chart_latency(ev_buf *b, const json_t *targets, const json_t *result
     ev_buf_puts(b, "</svg>");
 }
 
+/* The curve's points as a table (every point up to 200, the chosen one bold). */
+static void calibration_table(ev_buf *b, const json_t *cal) {
+    const json_t *curve = json_object_get(cal, "curve");
+    size_t n = json_array_size(curve), chosen = (size_t)json_integer_value(json_object_get(cal, "chosen"));
+    size_t step = n > 200 ? (n + 199) / 200 : 1;
+    ev_buf_puts(b, "<p>signal ");
+    ev_html_escape(b, json_string_value(json_object_get(cal, "signal")));
+    ev_buf_printf(b, " (keep local when %s threshold); all-frontier success %.1f%%, target %.0f%% of it; "
+                     "chosen: confidence.",
+                  json_is_string(json_object_get(cal, "keep_local")) ? (strcmp(json_string_value(json_object_get(cal, "keep_local")), "<=") ? "&ge;" : "&le;") : "&ge;",
+                  ev_num(cal, "frontier_success") * 100, ev_num(cal, "target") * 100);
+    ev_html_escape(b, json_string_value(json_object_get(cal, "key")));
+    ev_buf_printf(b, " = %.6g</p><table id=\"calibration\"><tr><th>threshold</th><th>local share</th>"
+                     "<th>success</th></tr>", ev_num(cal, "value"));
+    for (size_t k = 0; k < n; k++) {
+        if (k % step && k != chosen && k + 1 != n) continue;
+        const json_t *p = json_array_get(curve, k);
+        ev_buf_printf(b, "<tr%s><td>", k == chosen ? " style=\"font-weight:bold\"" : "");
+        fmt_num(b, p, "threshold", 1, "%.4f");
+        if (!isfinite(ev_num(p, "threshold"))) ev_buf_puts(b, " (escalate all)");
+        ev_buf_printf(b, "</td><td>%.1f%%</td><td>%.1f%%</td></tr>", ev_num(p, "local_share") * 100,
+                      ev_num(p, "success") * 100);
+    }
+    ev_buf_puts(b, "</table>");
+}
+
 /* report.calibration = {curve:[{threshold, local_share, success}], chosen} */
 static void chart_calibration(ev_buf *b, const json_t *cal) {
     const json_t *curve = json_object_get(cal, "curve");
@@ -202,6 +229,76 @@ static void chart_calibration(ev_buf *b, const json_t *cal) {
                       sy(ev_num(c, "success") * 100, 100));
     axis_labels(b, "share answered locally", "success");
     ev_buf_puts(b, "</svg>");
+    calibration_table(b, cal);
+}
+
+/* Routed targets: one stacked bar per target of the share each tier
+ * answered (colours by tier, legend below), then a table with the
+ * escalation rate. */
+static void chart_tiers(ev_buf *b, const json_t *targets) {
+    size_t i, n = 0;
+    json_t *t;
+    json_array_foreach(targets, i, t) n += json_object_get(t, "routing") != NULL;
+    if (!n) return;
+    json_t *names = json_array(); /* tier names in first-seen order -> colour index */
+    ev_buf_puts(b, "<h2>Routing: share answered per tier</h2>");
+    svg_open(b, "chart-tiers", "share of cases answered per tier");
+    double row = (double)(H - PAD - 24) / (double)n, y = 20;
+    json_array_foreach(targets, i, t) {
+        const json_t *r = json_object_get(t, "routing");
+        if (!r) continue;
+        double x = PAD;
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)json_object_get(r, "tiers"), k, v) {
+            size_t c = 0;
+            while (c < json_array_size(names) && strcmp(json_string_value(json_array_get(names, c)), k)) c++;
+            if (c == json_array_size(names)) json_array_append_new(names, json_string(k));
+            double share = ev_num(v, "share_pct"), w = (isfinite(share) ? share : 0) / 100.0 * (W - PAD - 32);
+            ev_buf_printf(b, "<rect class=\"tier\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                             "fill=\"%s\"><title>",
+                          x, y + row * 0.2, w, row * 0.6, COLORS[c % N_COLORS]);
+            ev_html_escape(b, k);
+            ev_buf_printf(b, " %.1f%%</title></rect>", isfinite(share) ? share : 0);
+            x += w;
+        }
+        ev_buf_printf(b, "<text x=\"%d\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">", PAD - 4, y + row * 0.55);
+        const char *name = json_string_value(json_object_get(t, "target"));
+        size_t len = strlen(name);
+        ev_html_escape(b, len > 8 ? name + len - 8 : name);
+        ev_buf_puts(b, "</text>");
+        y += row;
+    }
+    for (size_t c = 0; c < json_array_size(names); c++) {
+        double lx = PAD + 110.0 * (double)c;
+        ev_buf_printf(b, "<rect x=\"%.1f\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>", lx, H - PAD + 8,
+                      COLORS[c % N_COLORS]);
+        ev_buf_printf(b, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\">", lx + 14, H - PAD + 17);
+        ev_html_escape(b, json_string_value(json_array_get(names, c)));
+        ev_buf_puts(b, "</text>");
+    }
+    ev_buf_puts(b, "</svg><table id=\"routing\"><tr><th class=l>target</th><th class=l>tier</th><th>n</th>"
+                   "<th>share</th><th>success</th><th>escalated</th></tr>");
+    json_array_foreach(targets, i, t) {
+        const json_t *r = json_object_get(t, "routing");
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)json_object_get(r, "tiers"), k, v) {
+            ev_buf_puts(b, "<tr><td class=l>");
+            ev_html_escape(b, json_string_value(json_object_get(t, "target")));
+            ev_buf_puts(b, "</td><td class=l>");
+            ev_html_escape(b, k);
+            ev_buf_printf(b, "</td><td>%lld</td><td>", (long long)json_integer_value(json_object_get(v, "n")));
+            fmt_num(b, v, "share_pct", 1, "%.1f%%");
+            ev_buf_puts(b, "</td><td>");
+            fmt_num(b, v, "success_pct", 1, "%.1f%%");
+            ev_buf_puts(b, "</td><td>");
+            fmt_num(b, r, "escalation_pct", 1, "%.1f%%");
+            ev_buf_puts(b, "</td></tr>");
+        }
+    }
+    ev_buf_puts(b, "</table>");
+    json_decref(names);
 }
 
 static void tag_tables(ev_buf *b, const json_t *targets) {
@@ -283,6 +380,7 @@ slm_status slm_eval_report_html(const json_t *report, FILE *f, slm_error *err) {
     chart_success_bars(&b, targets);
     ev_buf_puts(&b, "<h2>Latency</h2>");
     chart_latency(&b, targets, results);
+    chart_tiers(&b, targets);
     chart_calibration(&b, json_object_get(report, "calibration"));
     ev_buf_puts(&b, "<h2>By tag</h2>");
     tag_tables(&b, targets);

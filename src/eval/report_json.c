@@ -1,6 +1,9 @@
 /* The report document, from which text, HTML and diff are rendered:
  * {format, suite, path, wall_s, targets:[{target, metrics, tags:{...}}],
- *  results:[...]} (see include/slm/eval.h). */
+ *  results:[...]} (see include/slm/eval.h); routed targets (auto, or a
+ * server answering with x-slm-tier) also get routing: {n_routed,
+ * n_escalated, escalation_pct, tiers: {TIER: {n, n_success, share_pct,
+ * success_pct}}}. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -69,8 +72,15 @@ json_t *slm_eval_report_json(const slm_eval_run *r, slm_error *err) {
             if (m.n) json_object_set_new(by_tag, json_string_value(tag), metrics_json(&m));
         }
         slm_eval_metrics_compute(r->results, r->n_results, r->targets[t], NULL, &m, err);
-        json_array_append_new(targets, json_pack("{s:s,s:o,s:o}", "target", r->targets[t], "metrics",
-                                                 metrics_json(&m), "tags", by_tag));
+        json_t *entry = json_pack("{s:s,s:o,s:o}", "target", r->targets[t], "metrics", metrics_json(&m), "tags", by_tag);
+        json_t *tiers = slm_eval_tier_shares(r->results, r->n_results, r->targets[t], NULL);
+        if (entry && tiers) /* a routed target: where its answers came from */
+            json_object_set_new(entry, "routing",
+                                json_pack("{s:I,s:I,s:o,s:o}", "n_routed", (json_int_t)m.n_routed, "n_escalated",
+                                          (json_int_t)m.n_escalated, "escalation_pct", ev_json_num(m.escalation_pct),
+                                          "tiers", tiers));
+        else json_decref(tiers);
+        json_array_append_new(targets, entry);
     }
     for (size_t i = 0; i < r->n_results; i++) {
         if (!r->results[i].target) continue; /* never run (should not happen) */

@@ -25,6 +25,26 @@ static const char *short_name(const char *s, char *buf, size_t cap) {
     return buf;
 }
 
+/* "auto routing: local 60.0% (6), mid 40.0% (4); escalated 30.0% (3/10)" */
+static void routing_text(FILE *f, const json_t *t, char *buf, size_t cap) {
+    const json_t *r = json_object_get(t, "routing");
+    if (!r) return;
+    fprintf(f, "\n%s routing:", short_name(json_string_value(json_object_get(t, "target")), buf, cap));
+    const char *k;
+    json_t *v;
+    const char *sep = " ";
+    json_object_foreach((json_t *)json_object_get(r, "tiers"), k, v) {
+        fprintf(f, "%s%s %.1f%% (%lld, success %.1f%%)", sep, k, ev_num(v, "share_pct"),
+                (long long)json_integer_value(json_object_get(v, "n")),
+                isfinite(ev_num(v, "success_pct")) ? ev_num(v, "success_pct") : 0.0);
+        sep = ", ";
+    }
+    double e = ev_num(r, "escalation_pct");
+    fprintf(f, "; escalated %.1f%% (%lld/%lld)\n", isfinite(e) ? e : 0.0,
+            (long long)json_integer_value(json_object_get(r, "n_escalated")),
+            (long long)json_integer_value(json_object_get(r, "n_routed")));
+}
+
 void slm_eval_report_text(const json_t *report, FILE *f, size_t max_failures) {
     const json_t *targets = json_object_get(report, "targets");
     fprintf(f, "suite %s: %zu results\n\n", json_string_value(json_object_get(report, "suite")),
@@ -55,6 +75,7 @@ void slm_eval_report_text(const json_t *report, FILE *f, size_t max_failures) {
         long long errors = json_integer_value(json_object_get(m, "n_error"));
         if (errors) fprintf(f, "%-28s %lld request(s) failed\n", "", errors);
     }
+    json_array_foreach(targets, i, t) routing_text(f, t, buf, sizeof buf);
     json_array_foreach(targets, i, t) {
         const json_t *tags = json_object_get(t, "tags");
         if (!json_object_size(tags)) continue;
@@ -80,4 +101,6 @@ void slm_eval_report_text(const json_t *report, FILE *f, size_t max_failures) {
                 json_string_value(json_object_get(t, "case")), why ? why : "failed");
     }
     if (failed > shown) fprintf(f, "  ... and %zu more (see --json or --html)\n", failed - shown);
+    const json_t *cal = json_object_get(report, "calibration");
+    if (cal) slm_eval_calibration_text(cal, f);
 }

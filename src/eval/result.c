@@ -15,6 +15,8 @@ void slm_eval_result_clear(slm_eval_result *r) {
     json_decref(r->tool_calls);
     free(r->error);
     free(r->why);
+    free(r->tier);
+    free(r->judge_why);
     memset(r, 0, sizeof *r);
 }
 
@@ -42,6 +44,19 @@ json_t *slm_eval_result_to_json(const slm_eval_result *r) {
     json_object_set_new(o, "prompt_tokens", json_integer(r->n_prompt));
     json_object_set_new(o, "completion_tokens", json_integer(r->n_gen));
     json_object_set_new(o, "cost", ev_json_num(r->cost));
+    if (r->tier) json_object_set_new(o, "tier", json_string(r->tier));
+    if (r->tier) json_object_set_new(o, "escalated", rate_json(r->escalated));
+    if (r->has_conf)
+        json_object_set_new(o, "confidence",
+                            json_pack("{s:o,s:o,s:o}", "mean_logprob", ev_json_num(r->mean_logprob), "min_logprob",
+                                      ev_json_num(r->min_logprob), "mean_entropy", ev_json_num(r->mean_entropy)));
+    if (r->judge.set || r->judge_why) {
+        json_t *g = json_object();
+        json_object_set_new(g, "pass", r->judge.set ? json_boolean(r->judge.pass) : json_null());
+        json_object_set_new(g, "score", r->judge.score ? json_integer(r->judge.score) : json_null());
+        if (r->judge_why) json_object_set_new(g, "reason", json_string(r->judge_why));
+        json_object_set_new(o, "judge", g);
+    }
     return o;
 }
 
@@ -83,6 +98,19 @@ slm_status slm_eval_result_from_json(const json_t *j, slm_eval_result *r, slm_er
     r->n_prompt = np > 0 && np < INT32_MAX ? (int32_t)np : 0;
     r->n_gen = ng > 0 && ng < INT32_MAX ? (int32_t)ng : 0;
     r->cost = num0(j, "cost");
+    r->tier = str_or_null(j, "tier");
+    r->escalated = rate_from(json_object_get(j, "escalated"));
+    const json_t *conf = json_object_get(j, "confidence");
+    r->has_conf = json_is_object(conf);
+    r->mean_logprob = ev_num(conf, "mean_logprob");
+    r->min_logprob = ev_num(conf, "min_logprob");
+    r->mean_entropy = ev_num(conf, "mean_entropy");
+    const json_t *g = json_object_get(j, "judge");
+    r->judge.set = json_is_boolean(json_object_get(g, "pass"));
+    r->judge.pass = json_is_true(json_object_get(g, "pass"));
+    double sc = ev_num(g, "score");
+    r->judge.score = sc >= 1 && sc <= 5 ? (int8_t)sc : 0;
+    r->judge_why = str_or_null(g, "reason");
     if (!r->target || !r->case_id) {
         slm_eval_result_clear(r);
         return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");

@@ -3,8 +3,10 @@
  * answered there are skipped; ones whose request failed are retried), a
  * progress callback with ETA. Local targets run one case at a time on one
  * engine; URL targets run `concurrency` requests in flight on worker
- * threads that pull case indices from a shared counter. Results live in a
- * flat array indexed target * n_cases + case. */
+ * threads that pull case indices from a shared counter, and so does the
+ * in-process router (`auto`). Rubric cases are graded by the judge as
+ * they finish. Results live in a flat array indexed target * n_cases +
+ * case. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <math.h>
@@ -23,8 +25,11 @@ typedef struct runner {
     FILE *log;
     size_t total, finished, failed, resumed;
     double t0;
-    /* the URL target being run */
+    /* the URL or router target being run */
     const slm_eval_target *target;
+    ev_router *router;          /* router target: answers through it */
+    ev_local *judge_local;      /* local judge engine (NULL: URL judge or none) */
+    pthread_mutex_t judge_mu;   /* one local judge request at a time */
     size_t ti, *todo, n_todo, next;
 } runner;
 
@@ -66,6 +71,29 @@ static char *last_user(const json_t *messages) {
     return NULL;
 }
 
+/* Rubric cases: the judge's grade decides along with the other checks. */
+static void grade(runner *R, const slm_eval_case *c, slm_eval_result *r) {
+    if (!R->o->judge) {
+        r->success = false;
+        free(r->why);
+        r->why = ev_strdup("rubric: no judge to grade it (-j TARGET, or judge: in the suite)");
+        return;
+    }
+    if (R->judge_local) pthread_mutex_lock(&R->judge_mu);
+    ev_judge_grade(R->o->judge, R->judge_local, c, R->o, r);
+    if (R->judge_local) pthread_mutex_unlock(&R->judge_mu);
+    if (r->judge.set && r->judge.pass) return;
+    bool first = r->success; /* keep an earlier check's reason */
+    r->success = false;
+    if (!first) return;
+    char why[600];
+    if (r->judge.score) snprintf(why, sizeof why, "judge: fail (score %d): %.500s", r->judge.score,
+                                 r->judge_why ? r->judge_why : "");
+    else snprintf(why, sizeof why, "judge: %.560s", r->judge_why ? r->judge_why : "no grade");
+    free(r->why);
+    r->why = ev_strdup(why);
+}
+
 /* Checks the answer and stores the result (thread-safe). */
 static void finish_case(runner *R, size_t ti, size_t ci, ev_answer *a) {
     const slm_eval_case *c = &R->s->cases[ci];
@@ -87,6 +115,13 @@ static void finish_case(runner *R, size_t ti, size_t ci, ev_answer *a) {
     r.why = a->error ? ev_strdup(a->error) : (v.pass ? NULL : ev_strdup(v.why));
     r.latency_s = a->latency_s, r.ttft_s = a->ttft_s, r.cost = a->cost;
     r.n_prompt = a->n_prompt, r.n_gen = a->n_gen;
+    r.tier = a->tier[0] ? ev_strdup(a->tier) : NULL;
+    r.escalated = a->tier[0] ? a->escalated : -1;
+    r.has_conf = a->n_lp > 0;
+    r.mean_logprob = a->n_lp ? a->sum_lp / (double)a->n_lp : NAN;
+    r.min_logprob = a->n_lp ? a->min_lp : NAN;
+    r.mean_entropy = a->n_ent ? a->sum_ent / (double)a->n_ent : NAN;
+    if (c->rubric && !a->error) grade(R, c, &r);
     json_t *j = slm_eval_result_to_json(&r);
     char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -114,7 +149,8 @@ static void *url_worker(void *arg) {
         pthread_mutex_unlock(&R->mu);
         if (k == SIZE_MAX) return NULL;
         ev_answer a = {0};
-        ev_http_answer(R->target, &R->s->cases[R->todo[k]], R->o, &a);
+        if (R->router) ev_router_answer(R->router, &R->s->cases[R->todo[k]], R->o, &a);
+        else ev_http_answer(R->target, &R->s->cases[R->todo[k]], R->o, &a);
         finish_case(R, R->ti, R->todo[k], &a);
         ev_answer_clear(&a);
     }
@@ -133,6 +169,17 @@ static slm_status run_url(runner *R, const slm_eval_target *t, size_t ti, slm_er
     for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
     free(th);
     return SLM_OK;
+}
+
+/* The router in process: URL-style workers, since remote tiers are slow
+ * and the local engines serialise themselves. */
+static slm_status run_router(runner *R, const slm_eval_target *t, size_t ti, slm_error *err) {
+    slm_status st = ev_router_open(t, R->o, &R->router, err);
+    if (st) return slm_error_prefix(err, "target %s", t->label);
+    st = run_url(R, t, ti, err);
+    ev_router_close(R->router);
+    R->router = NULL;
+    return st;
 }
 
 static slm_status run_local(runner *R, const slm_eval_target *t, size_t ti, slm_error *err) {
@@ -236,6 +283,12 @@ static slm_status new_run(const slm_eval_suite *s, const slm_eval_target *t, siz
     return SLM_OK;
 }
 
+static bool needs_judge(const slm_eval_suite *s) {
+    for (size_t i = 0; i < s->n_cases; i++)
+        if (s->cases[i].rubric) return true;
+    return false;
+}
+
 slm_status slm_eval_run_suite(const slm_eval_suite *s, const slm_eval_target *targets, size_t n_targets,
                               const slm_eval_run_opts *o, slm_eval_run **out, slm_error *err) {
     *out = NULL;
@@ -247,6 +300,13 @@ slm_status slm_eval_run_suite(const slm_eval_suite *s, const slm_eval_target *ta
     R.todo = slm_calloc_array(s->n_cases, sizeof *R.todo);
     if (!R.done || !R.todo) st = slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&R.mu, NULL);
+    pthread_mutex_init(&R.judge_mu, NULL);
+    if (!st && o->judge && o->judge->kind == SLM_TARGET_ROUTER)
+        st = slm_error_set(err, SLM_ERR_INVALID_ARG, "judge: use a model, a tier or a URL, not the router");
+    if (!st && o->judge && o->judge->kind == SLM_TARGET_LOCAL && needs_judge(s)) {
+        st = ev_local_open(o->judge->location, o->n_threads, &R.judge_local, err);
+        if (st) slm_error_prefix(err, "judge %s", o->judge->label);
+    }
     if (!st && o->results_path) st = resume(&R, o->results_path, err);
     if (!st && o->results_path) st = open_log(&R, o->results_path, err);
     R.total = R.run->n_results;
@@ -258,11 +318,14 @@ slm_status slm_eval_run_suite(const slm_eval_suite *s, const slm_eval_target *ta
         for (size_t ci = 0; ci < s->n_cases; ci++)
             if (!R.done[ti * s->n_cases + ci]) R.todo[R.n_todo++] = ci;
         if (!R.n_todo) continue;
-        st = targets[ti].kind == SLM_TARGET_URL ? run_url(&R, &targets[ti], ti, err)
-                                                : run_local(&R, &targets[ti], ti, err);
+        st = targets[ti].kind == SLM_TARGET_URL      ? run_url(&R, &targets[ti], ti, err)
+             : targets[ti].kind == SLM_TARGET_ROUTER ? run_router(&R, &targets[ti], ti, err)
+                                                     : run_local(&R, &targets[ti], ti, err);
     }
     R.run->wall_s = slm_now_s() - R.t0;
     if (R.log) fclose(R.log);
+    ev_local_close(R.judge_local);
+    pthread_mutex_destroy(&R.judge_mu);
     pthread_mutex_destroy(&R.mu);
     free(R.done);
     free(R.todo);

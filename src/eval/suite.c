@@ -26,6 +26,8 @@ void ev_case_clear(slm_eval_case *c) {
     json_decref(c->tags);
     for (size_t i = 0; i < c->n_checks; i++) ev_check_clear(&c->checks[i]);
     free(c->checks);
+    free(c->graded_output);
+    json_decref(c->response_format);
     memset(c, 0, sizeof *c);
 }
 
@@ -43,6 +45,7 @@ void slm_eval_suite_free(slm_eval_suite *s) {
     free(s->cases);
     for (size_t i = 0; i < s->n_targets; i++) free(s->targets[i]);
     free(s->targets);
+    free(s->judge);
     free(s->name);
     free(s->path);
     free(s);
@@ -163,7 +166,10 @@ static slm_status parse_expect_key(ctx *x, const char *k, const json_t *v, unsig
     if (!strcmp(k, "max_latency_ms")) return add_number(x, SLM_CHECK_LATENCY, k, v);
     if (!strcmp(k, "max_cost")) return add_number(x, SLM_CHECK_COST, k, v);
     if (!strcmp(k, "normalize")) return SLM_OK;
-    if (!strcmp(k, "rubric")) return bad(x, k, "judge-graded rubrics need a judge model (not supported yet)");
+    if (!strcmp(k, "rubric")) {
+        if (!json_is_string(v) || !json_string_length(v)) return bad(x, k, "expected the rubric text");
+        return add_text(x, SLM_CHECK_RUBRIC, false, 0, k, v);
+    }
     return bad(x, k, "unknown expectation");
 }
 
@@ -241,6 +247,27 @@ static char *case_id(const json_t *c, size_t index) {
     return ev_strdup(buf);
 }
 
+/* The rubric (one per case), the human grade and the graded output
+ * (judge-check). */
+static slm_status parse_grading(ctx *x, const json_t *c) {
+    slm_eval_case *k = x->c;
+    for (size_t i = 0; i < k->n_checks; i++) {
+        if (k->checks[i].kind != SLM_CHECK_RUBRIC) continue;
+        if (k->rubric) return bad(x, "rubric", "a case has one rubric");
+        k->rubric = k->checks[i].value;
+    }
+    const json_t *hg = json_object_get(c, "human_grade");
+    if (hg) {
+        slm_error e = {0};
+        if (slm_eval_grade_from_json(hg, &k->human, &e)) return bad(x, "human_grade", e.msg);
+    }
+    const json_t *out = json_object_get(c, "output");
+    if (out && !json_is_string(out)) return bad(x, "output", "expected the graded answer as a string");
+    if (out && !(k->graded_output = ev_strdup(json_string_value(out))))
+        return slm_error_set(x->err, SLM_ERR_NOMEM, "out of memory");
+    return SLM_OK;
+}
+
 slm_status ev_case_native(ev_doc *d, const json_t *c, const json_t *defaults, size_t index, slm_eval_case *out,
                           slm_error *err) {
     memset(out, 0, sizeof *out);
@@ -273,6 +300,7 @@ slm_status ev_case_native(ev_doc *d, const json_t *c, const json_t *defaults, si
     if (!st) st = parse_expect(&x, json_object_get(defaults, "expect"));
     if (!st) st = parse_expect(&x, json_object_get(c, "expect"));
     if (!st && out->n_checks == 0) st = bad(&x, "expect", "a case needs at least one check");
+    if (!st) st = parse_grading(&x, c);
     if (st) ev_case_clear(out);
     return st;
 }
@@ -294,6 +322,11 @@ slm_status ev_suite_native(ev_doc *d, slm_eval_suite *s, slm_error *err) {
     const json_t *defaults = json_object_get(d->root, "defaults");
     const char *name = json_string_value(json_object_get(d->root, "name"));
     if (name) s->name = ev_strdup(name);
+    const json_t *judge = json_object_get(d->root, "judge");
+    if (judge && !json_is_string(judge))
+        return slm_error_set(err, SLM_ERR_FORMAT, "%s: judge: expected a target (model, tier or URL)", d->name);
+    if (judge && !(s->judge = ev_strdup(json_string_value(judge))))
+        return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
     size_t n = json_array_size(cases);
     s->cases = slm_calloc_array(n ? n : 1, sizeof *s->cases);
     if (!s->cases) return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");

@@ -4,11 +4,15 @@
  * is parsed incrementally line by line, assembling content and tool-call
  * deltas. A server that ignores `stream` and answers one JSON object works
  * too. Failures (connection, HTTP status, error events, no answer) become
- * the answer's error, never a crash. */
+ * the answer's error, never a crash. The x-slm-tier / x-slm-escalated
+ * headers of an slm router say which tier answered; token log-probabilities
+ * (asked for when the target wants confidence signals) are summed into the
+ * router's signals as they stream. */
 #include <curl/curl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "eval/eval_internal.h"
 
@@ -63,6 +67,27 @@ static const char *error_message(const json_t *o) {
     return m ? m : json_string_value(e);
 }
 
+/* Token log-probabilities of a chunk or response (choices[0].logprobs.content
+ * = [{logprob, top_logprobs: [{logprob}]}]) -> confidence signals. */
+static void take_logprobs(ev_answer *a, const json_t *ch) {
+    const json_t *content = json_object_get(json_object_get(ch, "logprobs"), "content");
+    size_t i;
+    json_t *e;
+    json_array_foreach(content, i, e) {
+        const json_t *lp = json_object_get(e, "logprob");
+        if (!json_is_number(lp)) continue;
+        double top[20];
+        int n_top = 0;
+        size_t k;
+        json_t *t;
+        json_array_foreach(json_object_get(e, "top_logprobs"), k, t) {
+            if (n_top < 20 && json_is_number(json_object_get(t, "logprob")))
+                top[n_top++] = json_number_value(json_object_get(t, "logprob"));
+        }
+        ev_answer_add_logprob(a, json_number_value(lp), top, n_top);
+    }
+}
+
 /* One SSE event's data (a chunk) or a whole non-streamed response. */
 static void take_object(stream *s, const json_t *o) {
     ev_answer *a = s->a;
@@ -74,6 +99,7 @@ static void take_object(stream *s, const json_t *o) {
     take_usage(a, json_object_get(o, "usage"));
     const json_t *ch = json_array_get(json_object_get(o, "choices"), 0);
     if (!ch) return;
+    take_logprobs(a, ch);
     const json_t *msg = json_object_get(ch, "delta");
     bool delta = msg != NULL;
     if (!msg) msg = json_object_get(ch, "message");
@@ -158,6 +184,11 @@ static char *request_body(const slm_eval_target *t, const slm_eval_case *c, cons
     json_t *req = json_pack("{s:s,s:O,s:i,s:f,s:b,s:{s:b}}", "model", t->model, "messages", c->messages, "max_tokens",
                             (int)max, "temperature", o->temperature, "stream", 1, "stream_options", "include_usage", 1);
     if (req && json_array_size(c->tools)) json_object_set(req, "tools", c->tools);
+    if (req && c->response_format) json_object_set(req, "response_format", c->response_format);
+    if (req && t->logprobs) { /* confidence signals, as the router measures them */
+        json_object_set_new(req, "logprobs", json_true());
+        json_object_set_new(req, "top_logprobs", json_integer(10));
+    }
     char *s = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     return s;
@@ -169,13 +200,42 @@ static void price(const slm_eval_target *t, ev_answer *a) {
     a->cost = (a->n_prompt * t->price_in + a->n_gen * t->price_out) / 1e6;
 }
 
+void ev_http_header_line(const char *line, size_t len, ev_answer *a) {
+    const char *colon = memchr(line, ':', len);
+    if (!colon) return;
+    size_t kn = (size_t)(colon - line);
+    const char *v = colon + 1;
+    size_t vn = len - kn - 1;
+    while (vn && (*v == ' ' || *v == '\t')) v++, vn--;
+    while (vn && strchr(" \t\r\n", v[vn - 1])) vn--;
+    if (kn == 10 && !strncasecmp(line, "x-slm-tier", 10)) {
+        if (vn >= sizeof a->tier) vn = sizeof a->tier - 1;
+        memcpy(a->tier, v, vn);
+        a->tier[vn] = 0;
+    } else if (kn == 15 && !strncasecmp(line, "x-slm-escalated", 15)) {
+        a->escalated = (vn == 4 && !strncasecmp(v, "true", 4)) || (vn == 1 && *v == '1');
+    }
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *user) {
+    stream *s = user;
+    size_t len = size * n;
+    if (len >= 7 && !strncmp(p, "HTTP/", 5)) { /* a new response (redirect, 100): forget the last one's */
+        s->a->tier[0] = 0;
+        s->a->escalated = false;
+    }
+    ev_http_header_line(p, len, s->a);
+    return len;
+}
+
 void ev_http_answer(const slm_eval_target *t, const slm_eval_case *c, const slm_eval_run_opts *o, ev_answer *a) {
     char *url = endpoint(t->location), *body = request_body(t, c, o);
     CURL *h = curl_easy_init();
     struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
     char auth[600];
-    if (o->api_key && hdr) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", o->api_key);
+    const char *key = t->api_key_env ? getenv(t->api_key_env) : o->api_key;
+    if (key && hdr) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
         hdr = curl_slist_append(hdr, auth);
     }
     stream s = {.a = a, .t0 = slm_now_s()};
@@ -188,6 +248,8 @@ void ev_http_answer(const slm_eval_target *t, const slm_eval_case *c, const slm_
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(h, CURLOPT_HEADERDATA, &s);
         curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)((o->timeout_s > 0 ? o->timeout_s : 120) * 1000));

@@ -2,7 +2,8 @@
  * Cases are rendered with the model's chat template (tools included); a
  * base model without one gets its messages' contents joined as plain text
  * (completion), since a chat format it never saw would only add noise.
- * Generation is greedy unless the run sets a temperature. */
+ * Generation is greedy unless the run sets a temperature; a case with a
+ * response_format (judge requests) decodes under its JSON Schema. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,19 @@ static char *plain_prompt(const json_t *messages) {
     return b.p;
 }
 
+/* response_format {type: json_schema, json_schema: {schema}} -> grammar
+ * (judge requests); other types are not used by eval. */
+static slm_status response_grammar(const json_t *rf, slm_grammar **g, slm_error *err) {
+    const json_t *schema = json_object_get(json_object_get(rf, "json_schema"), "schema");
+    if (!schema) return slm_error_set(err, SLM_ERR_UNSUPPORTED, "only json_schema is supported");
+    char *text = json_dumps(schema, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!text) return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
+    slm_json_schema_opts opts = {.allow_whitespace = true};
+    slm_status st = slm_grammar_compile_json_schema(text, strlen(text), &opts, g, err);
+    free(text);
+    return st;
+}
+
 void ev_local_answer(ev_local *l, const slm_eval_case *c, const slm_eval_run_opts *o, ev_answer *a) {
     slm_error err = {0};
     char *prompt = NULL;
@@ -75,6 +89,13 @@ void ev_local_answer(ev_local *l, const slm_eval_case *c, const slm_eval_run_opt
         ev_answer_fail(a, "out of memory");
         return;
     } else len = strlen(prompt);
+    slm_grammar *g = NULL;
+    if (c->response_format && response_grammar(c->response_format, &g, &err)) {
+        ev_answer_fail(a, "response_format: %s", err.msg);
+        free(prompt);
+        return;
+    }
+    gp.grammar = g;
     slm_gen_stats stats = {0};
     ev_buf_put(&a->text, "", 0);
     double t0 = slm_now_s();
@@ -85,5 +106,6 @@ void ev_local_answer(ev_local *l, const slm_eval_case *c, const slm_eval_run_opt
     a->n_gen = stats.n_gen;
     if (st) ev_answer_fail(a, "generate: %s", err.msg);
     else if (!a->text.ok) ev_answer_fail(a, "out of memory");
+    slm_grammar_free(g);
     free(prompt);
 }

@@ -193,7 +193,8 @@ static void test_errors_name_lines(void **state) {
     parse_bad("cases:\n  - id: a\n    prompt: [p\n", "s.yaml", "s.yaml:");
     parse_bad("cases:\n  - expect: {contains: x}\n", "s.yaml", "needs prompt");
     parse_bad("cases:\n  - prompt: p\n    max_tokens: 0\n    expect: {contains: x}\n", "s.yaml", "max_tokens");
-    parse_bad("cases:\n  - prompt: p\n    expect: {rubric: be nice}\n", "s.yaml", "judge");
+    parse_bad("cases:\n  - prompt: p\n    expect: {rubric: \"\"}\n", "s.yaml", "s.yaml:3: case 'case-1': rubric: expected the rubric text");
+    parse_bad("cases:\n  - prompt: p\n    human_grade: maybe\n    expect: {rubric: nice}\n", "s.yaml", "human_grade: expected pass");
     parse_bad("cases: []\n", "s.yaml", "no cases");
     parse_bad("a: 1\n", "s.yaml", "needs a 'cases' list");
     parse_bad("cases:\n  - prompt: p\n    expect: {contains: x}\n    expect: {contains: y}\n", "s.yaml",
