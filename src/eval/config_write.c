@@ -122,11 +122,20 @@ slm_status slm_eval_yaml_set_confidence(const char *text, size_t len, const char
     } else if (!st) {
         size_t last = sec; /* the block: lines until one starts at column 0; last = its last entry */
         for (size_t i = sec + 1; i < n; i++) {
+            if (ls[i].n && ls[i].p[0] == '\t') {
+                st = refuse(err, (int)i + 1, "tab indentation under confidence");
+                break;
+            }
             if (ls[i].n && ls[i].p[0] != ' ' && ls[i].p[0] != '\r') break; /* a key or comment at column 0 */
             if (!blank_or_comment(ls[i])) last = i;
         }
-        st = check_block(ls, sec + 1, last + 1, err);
-        size_t ind = last > sec ? indent_of(ls[last]) : 2, hit = n;
+        if (!st) st = check_block(ls, sec + 1, last + 1, err);
+        size_t ind = 2, hit = n; /* the entries' indentation: the first entry's */
+        for (size_t i = sec + 1; i <= last; i++)
+            if (!blank_or_comment(ls[i])) {
+                ind = indent_of(ls[i]);
+                break;
+            }
         for (size_t i = sec + 1; !st && i <= last; i++) {
             if (blank_or_comment(ls[i]) || indent_of(ls[i]) != ind) {
                 if (!blank_or_comment(ls[i]) && indent_of(ls[i]) > ind && hit == i - 1)

@@ -40,7 +40,7 @@ static slm_eval_run *fixture(void) {
     run->targets[1] = ev_strdup("B");
     run->n_results = 12;
     run->results = calloc(12, sizeof *run->results);
-    char id[8];
+    char id[16];
     for (int i = 0; i < 10; i++) {
         snprintf(id, sizeof id, "c%d", i);
         if (i < 6) run->results[i] = mk("auto", id, "local", 0, i != 0, NULL);
