@@ -15,14 +15,16 @@ want=$(awk '$0 == "== stories260K.gguf" {getline; print; exit}' "$SHARED/models/
 export SLM_REFERENCE=${want#"<s> Once upon a time"}
 export SLM_MODEL=stories260K
 start_server --model "$SHARED/models/stories260K.gguf" --parallel 4 -t 1 -q || { fail "start"; finish; }
-export SLM_URL=$URL
+export SLM_URL=$URL SLM_SHARED=$SHARED
 TESTS=("$E2E/openai.test.mjs" "$E2E/ollama.test.mjs")
 if [ -d "$E2E/node_modules/ajv" ]; then TESTS+=("$E2E/structured.test.mjs")
 else echo "note: ajv is not installed (npm ci --prefix tests/e2e): structured-output tests skipped"; fi
+if [ -d "$E2E/node_modules/ajv-formats" ] && [ -d "$SHARED/jsonschema/maskbench-dev" ]; then TESTS+=("$E2E/maskbench.test.mjs")
+else echo "note: ajv-formats (npm ci --prefix tests/e2e) or ../shared/jsonschema/maskbench-dev is missing: MaskBench e2e skipped"; fi
 if node --test --test-concurrency=1 "${TESTS[@]}"; then
-  pass "openai + ollama clients"
+  pass "openai + ollama clients, structured output, MaskBench sample"
 else
-  fail "openai + ollama clients (server log: $SERVER_LOG)"
+  fail "openai + ollama clients, structured output, MaskBench sample (server log: $SERVER_LOG)"
   tail -20 "$SERVER_LOG"
 fi
 stop_server
