@@ -94,6 +94,12 @@ slm_status slm_store_put(slm_store *s, const slm_store_entry *e, slm_error *err)
  * rename, fsync'ed). */
 slm_status slm_store_adopt_blob(slm_store *s, const char *tmp_path, const char *digest, slm_error *err);
 
+/* Quantization label (general.file_type, else the tensor type with most
+ * bytes) and general.architecture of an open GGUF, as `slm list` shows them
+ * ("" when unknown). */
+struct slm_gguf;
+void slm_store_describe_gguf(const struct slm_gguf *g, char quant[32], char arch[32]);
+
 /* Model argument of run/show/...: an existing file path is returned as is;
  * otherwise a store name (pinned names are re-verified: a blob that no
  * longer matches its pin fails loudly). `path` gets the GGUF path. */

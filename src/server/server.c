@@ -15,6 +15,7 @@
 
 #include "route_hook.h"
 #include "server_internal.h"
+#include "slm/store.h"
 
 #define DEFAULT_MAX_BODY (8u << 20)
 #define DEFAULT_TIMEOUT 300
@@ -25,7 +26,7 @@ static enum MHD_Result route(conn *c) {
     if (strcmp(c->method, "OPTIONS") == 0) {
         struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
         http_common_headers(c, r);
-        MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+        MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
         MHD_add_response_header(r, "Access-Control-Allow-Headers", "Authorization, Content-Type");
         enum MHD_Result ret = MHD_queue_response(c->mc, 204, r);
         MHD_destroy_response(r);
@@ -37,7 +38,8 @@ static enum MHD_Result route(conn *c) {
     if (strcmp(c->url, "/") == 0)
         return http_send(c, 200, "text/plain", strdup("slm is running\n"), 15);
     bool handled = false;
-    enum MHD_Result ret = openai_route(c, &handled);
+    enum MHD_Result ret = pull_route(c, &handled); /* the store: pull, delete, model lists */
+    if (!handled) ret = openai_route(c, &handled);
     if (!handled) ret = ollama_route(c, &handled);
     if (!handled) ret = http_oa_error(c, 404, NULL, "unknown_url", "unknown endpoint %s %s", c->method, c->url);
     return ret;
@@ -215,6 +217,9 @@ slm_status slm_server_start(const slm_server_config *cfg, slm_server **out, slm_
     slm_server *s = calloc(1, sizeof *s);
     if (!s) return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->store_mu, NULL);
+    pthread_rwlock_init(&s->store_rw, NULL);
+    atomic_init(&s->pulls, 0);
     pthread_cond_init(&s->reaper_cv, NULL);
     atomic_init(&s->in_flight, 0);
     atomic_init(&s->stopping, false);
@@ -251,6 +256,7 @@ void slm_server_shutdown(slm_server *s, double grace_s) {
     pthread_mutex_unlock(&s->mu);
     if (s->d) MHD_stop_daemon(s->d); /* joins the connection threads */
     s->d = NULL;
+    pull_shutdown(s, 60); /* pull threads stop at their next transfer callback */
     if (s->reaper_started) pthread_join(s->reaper, NULL);
     s->reaper_started = false;
     models_unload_all(s);
@@ -264,6 +270,7 @@ void slm_server_free(slm_server *s) {
         free(s->models[i].path);
     }
     free(s->models);
+    slm_store_close(s->store);
     route_hook_free(s);
     for (int i = 0; s->allowed_hosts && i < s->cfg.n_allowed_hosts; i++) free(s->allowed_hosts[i]);
     free(s->allowed_hosts);
@@ -271,6 +278,8 @@ void slm_server_free(slm_server *s) {
     free(s->api_key);
     free(s->cors_origin);
     pthread_cond_destroy(&s->reaper_cv);
+    pthread_rwlock_destroy(&s->store_rw);
+    pthread_mutex_destroy(&s->store_mu);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }

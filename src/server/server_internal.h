@@ -31,6 +31,12 @@ typedef struct srv_model {
     int active;                 /* requests holding it (under srv.mu) */
     double last_used;
     double expires_at;
+    /* Models from the store (models.c): registered on first use under their
+     * canonical name (plus "@sha256:HEX" when the request pinned one). */
+    bool from_store;
+    bool removed;               /* deleted or re-pulled: never found again, unloaded when idle */
+    bool verify_pin;            /* re-hash the blob at every load (pinned) */
+    char digest[80];            /* "sha256:HEX" of a store model's blob */
 } srv_model;
 
 /* Histogram with fixed upper bounds (Prometheus style, cumulative on output). */
@@ -65,6 +71,12 @@ struct slm_server {
     bool reaper_started;
     pthread_cond_t reaper_cv;
     struct route_hook *route; /* route_hook.c: per-tier counters (NULL: no router) */
+    /* The model store ($SLM_HOME): models beyond --model, /api/pull, /api/delete. */
+    int models_cap;          /* models[] never moves: requests hold pointers into it */
+    struct slm_store *store; /* opened on first need (store_mu) */
+    pthread_mutex_t store_mu;
+    pthread_rwlock_t store_rw; /* pulls read-lock, delete (garbage collection) write-locks */
+    atomic_int pulls;        /* pull threads running (shutdown waits for them) */
 };
 
 /* One HTTP request (MHD's per-connection closure). */
@@ -122,8 +134,25 @@ srv_model *models_find(slm_server *s, const char *name);
 slm_status models_init(slm_server *s, slm_error *err);
 void models_unload_all(slm_server *s);
 void *models_reaper_main(void *arg);
-/* "a, b, c": the configured names. */
+/* "a, b, c": the configured names, then the store's. */
 void models_names(slm_server *s, char *buf, size_t cap);
+/* The store, opened on first use; with create false NULL when it does not
+ * exist yet (listing a server's models never creates ~/.slm). */
+struct slm_store *models_store(slm_server *s, bool create);
+/* A configured (--model) model by request name, or NULL. */
+srv_model *models_find_configured(slm_server *s, const char *name);
+/* After /api/delete or a pull: store models registered under `name` (any
+ * pin) are forgotten and unloaded once idle. */
+void models_forget(slm_server *s, const char *name);
+
+/* ---- pull.c: /api/pull, /api/delete, and the model lists that include the
+ * store (/api/tags, /v1/models, /v1/models/NAME) ---- */
+enum MHD_Result pull_route(conn *c, bool *handled);
+/* Waits (up to grace_s) for the pull threads, which stop once `stopping` is set. */
+void pull_shutdown(slm_server *s, double grace_s);
+/* pull_list.c: GET /api/tags, /v1/models, /v1/models/NAME (the configured
+ * models, then the store's); *handled false for other URLs. */
+enum MHD_Result pull_list_route(conn *c, bool *handled);
 
 /* ---- prompt.c ---- */
 /* Renders OpenAI/Ollama chat messages with the model's template; *why names

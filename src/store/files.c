@@ -136,6 +136,8 @@ void store_gguf_describe(const slm_gguf *g, char quant[32], char arch[32]) {
         arch[0] = '\0';
 }
 
+void slm_store_describe_gguf(const slm_gguf *g, char quant[32], char arch[32]) { store_gguf_describe(g, quant, arch); }
+
 slm_status store_gguf_info(const char *path, char quant[32], char arch[32], slm_error *err) {
     slm_gguf *g = NULL;
     slm_status st = slm_gguf_open(path, &g, err);

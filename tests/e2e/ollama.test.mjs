@@ -1,7 +1,8 @@
 // slm serve through the official `ollama` npm client: tags, show, ps,
 // version, generate and chat (whole and streamed, NDJSON), options, and
 // an unknown model. Run by tests/cli/serve_e2e_test.sh with SLM_URL,
-// SLM_MODEL and SLM_REFERENCE.
+// SLM_MODEL and SLM_REFERENCE. The pull case runs only with
+// SLM_PULL_MODEL (tests/cli/serve_pull_test.sh, against a fake registry).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ollama } from 'ollama';
@@ -10,10 +11,13 @@ const MODEL = process.env.SLM_MODEL;
 const REFERENCE = process.env.SLM_REFERENCE;
 const ollama = new Ollama({ host: process.env.SLM_URL });
 const greedy = { temperature: 0, num_predict: 48 };
+const PULL = process.env.SLM_PULL_MODEL;
 
 test('list, version', async () => {
   const tags = await ollama.list();
-  assert.deepEqual(tags.models.map((m) => m.name), [MODEL]);
+  // the --model first; then the store's models, if $SLM_HOME has any
+  assert.equal(tags.models[0].name, MODEL);
+  assert.equal(new Set(tags.models.map((m) => m.name)).size, tags.models.length);
   assert.ok(tags.models[0].size > 0);
   const v = await ollama.version();
   assert.match(v.version, /^\d+\.\d+\.\d+$/);
@@ -74,3 +78,26 @@ test('unknown model is a 404 error', async () => {
     return true;
   });
 });
+
+test('pull: streamed progress, then the model is listed, answers, and is deleted',
+  { skip: !PULL && 'SLM_PULL_MODEL is not set' }, async () => {
+    const events = [];
+    for await (const p of await ollama.pull({ model: PULL, stream: true })) events.push(p);
+    assert.equal(events[0].status, 'pulling manifest');
+    assert.equal(events.at(-1).status, 'success');
+    const prog = events.filter((e) => e.digest);
+    assert.ok(prog.length > 0);
+    assert.match(prog[0].status, /^pulling [0-9a-f]{12}$/);
+    assert.equal(prog.at(-1).completed, prog.at(-1).total);
+    assert.ok(events.some((e) => e.status === 'verifying sha256 digest'));
+    const tags = await ollama.list();
+    assert.ok(tags.models.some((m) => m.name === PULL));
+    const r = await ollama.generate({ model: PULL, prompt: 'Once upon a time', options: { num_predict: 4 } });
+    assert.equal(r.model, PULL);
+    assert.ok(r.eval_count > 0);
+    await assert.rejects(async () => {
+      for await (const p of await ollama.pull({ model: 'nosuchmodel:1b', stream: true })) void p;
+    }, /HTTP 404/);
+    await ollama.delete({ model: PULL });
+    assert.ok(!(await ollama.list()).models.some((m) => m.name === PULL));
+  });
