@@ -22,11 +22,14 @@
  *       prompt: "Classify: {{ticket}}"     (or messages: [{role, content}])
  *       vars: {ticket: "My card was charged twice"}
  *       tags: [billing]
+ *       metadata: {labels: [billing, tech]}  (sent as-is; the router reads it)
+ *       human_grade: pass                  (judge-check; with output: "...")
  *       expect:
  *         label: billing                   (exact / normalized / label /
  *         json / is_json / schema / tool_call {name, arguments | arguments_schema}
  *         / tools_valid / contains / icontains / not_contains / regex
- *         / max_latency_ms / max_cost; contains-like keys take a string
+ *         / max_latency_ms / max_cost / rubric (graded by the judge: -j
+ *         TARGET or a top-level `judge:`); contains-like keys take a string
  *         or a list; normalize: [case, space, punct] tunes exact)
  */
 #ifndef SLM_EVAL_H
@@ -94,6 +97,8 @@ typedef struct slm_eval_case {
     const char *rubric;   /* the rubric check's text (borrowed from checks) or NULL */
     slm_eval_grade human; /* `human_grade:` pass|fail|true|false|1-5|{pass, score} */
     char *graded_output;  /* `output:` the answer the person graded (judge-check) */
+    json_t *metadata;     /* `metadata:` sent with the request (routers read task,
+                             sensitive, labels from it), or NULL */
     json_t *response_format; /* OpenAI response_format for the request, or NULL
                                 (set on judge requests; local targets compile it) */
 } slm_eval_case;

@@ -12,7 +12,7 @@
 
 #include "eval/eval_internal.h"
 
-#define JUDGE_MAX_TOKENS 160
+#define JUDGE_MAX_TOKENS 256 /* a grade with a 120-character reason fits */
 
 static const char JUDGE_SYSTEM[] =
     "You are a strict grader. Judge whether the answer satisfies the rubric for the given input. "
@@ -33,8 +33,15 @@ json_t *slm_eval_judge_messages(const char *rubric, const char *input, const cha
 json_t *slm_eval_grade_schema(void) {
     return json_pack("{s:s,s:{s:{s:s},s:{s:s,s:i,s:i},s:{s:s,s:i}},s:[s,s,s],s:b}", "type", "object", "properties",
                      "pass", "type", "boolean", "score", "type", "integer", "minimum", 1, "maximum", 5, "reason",
-                     "type", "string", "maxLength", 300, "required", "pass", "score", "reason",
+                     "type", "string", "maxLength", 120, "required", "pass", "score", "reason",
                      "additionalProperties", 0);
+}
+
+/* JSON Schema's integers: 4 and 4.0 alike (a schema-constrained decoder may
+ * write the zero fraction), nothing else. */
+static bool score_ok(const json_t *v) {
+    double x = json_number_value(v);
+    return json_is_number(v) && x >= 1 && x <= 5 && x == (double)(int)x;
 }
 
 slm_status slm_eval_grade_parse(const char *text, size_t len, slm_eval_grade *g, char *reason, size_t cap,
@@ -49,15 +56,14 @@ slm_status slm_eval_grade_parse(const char *text, size_t len, slm_eval_grade *g,
     size_t known = (pass != NULL) + (score != NULL) + (why != NULL);
     if (!json_is_object(o)) st = slm_error_set(err, SLM_ERR_FORMAT, "grade is not a JSON object: %.80s", text ? text : "");
     else if (!json_is_boolean(pass)) st = slm_error_set(err, SLM_ERR_FORMAT, "grade: pass must be true or false");
-    else if (!json_is_integer(score) || json_integer_value(score) < 1 || json_integer_value(score) > 5)
-        st = slm_error_set(err, SLM_ERR_FORMAT, "grade: score must be an integer from 1 to 5");
+    else if (!score_ok(score)) st = slm_error_set(err, SLM_ERR_FORMAT, "grade: score must be an integer from 1 to 5");
     else if (why && !json_is_string(why)) st = slm_error_set(err, SLM_ERR_FORMAT, "grade: reason must be a string");
     else if (json_object_size(o) != known)
         st = slm_error_set(err, SLM_ERR_FORMAT, "grade: only pass, score and reason are allowed");
     if (!st) {
         g->set = true;
         g->pass = json_is_true(pass);
-        g->score = (int8_t)json_integer_value(score);
+        g->score = (int8_t)json_number_value(score);
         if (why && reason && cap) snprintf(reason, cap, "%s", json_string_value(why));
     }
     json_decref(o);
@@ -152,7 +158,7 @@ void ev_judge_grade(const slm_eval_target *judge, ev_local *local_judge, const s
     memset(&r->judge, 0, sizeof r->judge);
     if (a.error) snprintf(why, sizeof why, "judge request failed: %.280s", a.error);
     else if (slm_eval_grade_parse(a.text.p, a.text.len, &r->judge, why, sizeof why, &err))
-        snprintf(why, sizeof why, "judge answer rejected: %.280s", err.msg);
+        snprintf(why, sizeof why, "judge answer rejected: %.150s (answer: %.100s)", err.msg, a.text.p ? a.text.p : "");
     r->judge_why = why[0] ? ev_strdup(why) : NULL;
     json_decref(jc.messages);
     json_decref(jc.response_format);

@@ -27,6 +27,7 @@ void ev_case_clear(slm_eval_case *c) {
     for (size_t i = 0; i < c->n_checks; i++) ev_check_clear(&c->checks[i]);
     free(c->checks);
     free(c->graded_output);
+    json_decref(c->metadata);
     json_decref(c->response_format);
     memset(c, 0, sizeof *c);
 }
@@ -261,6 +262,9 @@ static slm_status parse_grading(ctx *x, const json_t *c) {
         slm_error e = {0};
         if (slm_eval_grade_from_json(hg, &k->human, &e)) return bad(x, "human_grade", e.msg);
     }
+    const json_t *meta = json_object_get(c, "metadata");
+    if (meta && !json_is_object(meta)) return bad(x, "metadata", "expected a mapping");
+    if (meta) k->metadata = json_deep_copy(meta);
     const json_t *out = json_object_get(c, "output");
     if (out && !json_is_string(out)) return bad(x, "output", "expected the graded answer as a string");
     if (out && !(k->graded_output = ev_strdup(json_string_value(out))))

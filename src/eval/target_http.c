@@ -185,6 +185,7 @@ static char *request_body(const slm_eval_target *t, const slm_eval_case *c, cons
                             (int)max, "temperature", o->temperature, "stream", 1, "stream_options", "include_usage", 1);
     if (req && json_array_size(c->tools)) json_object_set(req, "tools", c->tools);
     if (req && c->response_format) json_object_set(req, "response_format", c->response_format);
+    if (req && c->metadata) json_object_set(req, "metadata", c->metadata);
     if (req && t->logprobs) { /* confidence signals, as the router measures them */
         json_object_set_new(req, "logprobs", json_true());
         json_object_set_new(req, "top_logprobs", json_integer(10));

@@ -64,7 +64,7 @@ static slm_status response_grammar(const json_t *rf, slm_grammar **g, slm_error 
     if (!schema) return slm_error_set(err, SLM_ERR_UNSUPPORTED, "only json_schema is supported");
     char *text = json_dumps(schema, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!text) return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
-    slm_json_schema_opts opts = {.allow_whitespace = true};
+    slm_json_schema_opts opts = {0}; /* compact: a small model cannot spend its tokens on white space */
     slm_status st = slm_grammar_compile_json_schema(text, strlen(text), &opts, g, err);
     free(text);
     return st;

@@ -98,7 +98,8 @@ static slm_status local_fn(void *ctx, const slm_route_model *m, const json_t *bo
         snprintf(out->error, sizeof out->error, "local model '%s' has no path (add path: in slm.yaml)", m->name);
         return SLM_OK;
     }
-    slm_eval_case c = {.messages = json_object_get(body, "messages"), .tools = json_object_get(body, "tools")};
+    slm_eval_case c = {.messages = json_object_get(body, "messages"), .tools = json_object_get(body, "tools"),
+                       .response_format = json_object_get(body, "response_format")};
     json_int_t mt = json_integer_value(json_object_get(body, "max_tokens"));
     c.max_tokens = mt > 0 && mt <= 1000000 ? (int32_t)mt : 0;
     ev_answer a = {0};
@@ -148,6 +149,7 @@ void ev_router_answer(ev_router *r, const slm_eval_case *c, const slm_eval_run_o
                              c->messages, "max_tokens", (int)max, "temperature", o->temperature);
     if (body && json_array_size(c->tools)) json_object_set(body, "tools", c->tools);
     if (body && c->response_format) json_object_set(body, "response_format", c->response_format);
+    if (body && c->metadata) json_object_set(body, "metadata", c->metadata);
     if (!body) {
         ev_answer_fail(a, "out of memory");
         return;

@@ -3,10 +3,13 @@
 // no console or page errors, no network requests (the report must be
 // self-contained), and every expected chart is a visible inline SVG with
 // marks in it. Usage: node render_check.js REPORT.html [SCREENSHOT.png]
+// EXPECT_CHARTS=id,id adds charts that must be there too (chart-tiers,
+// chart-calibration).
 const path = require('path');
 const { chromium } = require('playwright-core');
 
-const EXPECTED = ['chart-success-cost', 'chart-success', 'chart-latency'];
+const EXPECTED = ['chart-success-cost', 'chart-success', 'chart-latency']
+  .concat((process.env.EXPECT_CHARTS || '').split(',').filter((x) => x));
 
 async function main() {
   const file = path.resolve(process.argv[2]);

@@ -187,6 +187,7 @@ static void test_yaml_edit(void **state) {
 
 static char *tmp_path(const char *name) {
     const char *dir = getenv("SLM_TEST_TMP");
+    if (dir && *dir) mkdir(dir, 0755); /* ctest names it; it may not exist yet */
     char *p = malloc(4096);
     snprintf(p, 4096, "%s/eval_calib_%d_%s", dir && *dir ? dir : "/tmp", (int)getpid(), name);
     return p;
@@ -206,6 +207,7 @@ static void test_config_write(void **state) {
     (void)state;
     char *path = tmp_path("slm.yaml");
     FILE *f = fopen(path, "wb");
+    assert_non_null(f);
     fputs(BASE, f);
     fclose(f);
     chmod(path, 0640);

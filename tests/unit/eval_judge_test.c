@@ -80,6 +80,9 @@ static void test_grade_parse(void **state) {
     assert_int_equal(parse("{\"score\":1,\"pass\":false}", &g, why), SLM_OK);
     assert_true(g.set && !g.pass);
     assert_int_equal(g.score, 1);
+    /* JSON Schema integers include a zero fraction (what a constrained decoder may write) */
+    assert_int_equal(parse("{\"pass\":true,\"score\":5.000,\"reason\":\"\"}", &g, why), SLM_OK);
+    assert_int_equal(g.score, 5);
     const char *bad[] = {
         "",                                              /* nothing */
         "PASS",                                          /* prose */
