@@ -173,6 +173,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
         size_t k = j->out_len - j->out_pos < max ? j->out_len - j->out_pos : max;
         memcpy(buf, j->out + j->out_pos, k);
         j->out_pos += k;
+        if (j->out_pos == j->out_len) j->out_pos = j->out_len = 0; /* the buffer does not grow with time */
         n = (ssize_t)k;
     }
     pthread_mutex_unlock(&j->mu);
@@ -204,7 +205,7 @@ static enum MHD_Result answer_stream(conn *c, pull_job *j) {
 static enum MHD_Result answer_whole(conn *c, pull_job *j) {
     pthread_mutex_lock(&j->mu);
     bool ok = true;
-    while (!j->finished && (ok = wait_output(j))) j->out_pos = j->out_len; /* progress is not sent */
+    while (!j->finished && (ok = wait_output(j))) j->out_pos = j->out_len = 0; /* progress is not sent */
     slm_status st = j->st;
     slm_error err = j->err;
     pthread_mutex_unlock(&j->mu);

@@ -74,6 +74,17 @@ check "finished chunk 0 was not fetched again" "! grep -qx 0 '$TMP/resumed'"
 check "a stalled chunk resumed past its start ($(tr '\n' ' ' <"$TMP/resumed"))" "awk '\$1 % 65536 != 0 {f=1} END {exit !f}' '$TMP/resumed'"
 check "chunk state removed after success" "[ -z \"\$(ls '$SLM_HOME/partial')\" ]"
 
+# ---- a partial file from a one-stream pull is continued in chunks ----
+home serial
+SLM_PULL_PARALLEL_MIN=1000000000 timeout -s KILL 3 "$SLM" pull stall --quiet >/dev/null 2>&1
+check "one-stream pull killed after 200000 bytes" "[ \$(stat -c %s '$SLM_HOME/partial/sha256-$F16.partial') -eq 200000 ]"
+before=$(wc -l <"$LOG")
+expect_ok "continued as a chunked pull" -- "$SLM" pull stall --quiet
+tail -n +"$((before + 1))" "$LOG" | grep "GET /cdn/blobs/$F16" | grep -v 'range=bytes=0-99999 ' |
+  sed -n 's/.*range=bytes=\([0-9]*-[0-9]*\) .*/\1/p' | sort -n >"$TMP/cont"
+check "only the missing ranges were asked for ($(tr '\n' ' ' <"$TMP/cont"))" "[ \"\$(tr '\n' ' ' <'$TMP/cont')\" = '200000-262143 262144-393215 393216-524287 524288-601247 ' ]"
+check "continued blob correct" "[ \"\$(sha '$SLM_HOME/blobs/sha256-$F16')\" = $F16 ]"
+
 # ---- a connection dropped mid-chunk is retried from where it stopped ----
 home drop
 expect_ok "dropped chunk retried" -- "$SLM" pull pardrop --quiet
