@@ -58,6 +58,17 @@ void js_define(jsg *j, unsigned id, const char *body) {
     if (j->rules.len > MAX_GRAMMAR_TEXT) js_fail(j, SLM_ERR_NOMEM, "grammar too large");
 }
 
+unsigned js_rulef(jsg *j, const char *fmt, ...) {
+    if (j->st) return 0;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof buf) return js_fail(j, SLM_ERR_INTERNAL, "rule text too long");
+    return js_rule(j, buf);
+}
+
 unsigned js_rule(jsg *j, const char *body) {
     if (j->st) return 0;
     unsigned id = js_new_id(j);
@@ -140,7 +151,7 @@ static slm_status check_keywords(jsg *j, json_t *s) {
     static const char *const unsupported[] = {
         "not", "if", "then", "else", "dependentRequired", "dependentSchemas", "dependencies",
         "unevaluatedProperties", "unevaluatedItems", "contains", "minContains", "maxContains",
-        "propertyNames", "minProperties", "maxProperties", "uniqueItems", "patternProperties",
+        "uniqueItems",
         "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor"};
     const char *k;
     json_t *v;
@@ -156,7 +167,7 @@ static slm_status check_keywords(jsg *j, json_t *s) {
 
 /* Keywords that only annotate (ignored when deciding whether a $ref has
  * siblings to merge). */
-static int is_annotation(const char *k) {
+int js_is_annotation(const char *k) {
     static const char *const ann[] = {"$schema", "$id", "id", "$comment", "title", "description",
                                       "default", "examples", "example", "deprecated", "readOnly",
                                       "writeOnly", "$defs", "definitions", "$anchor", "contentMediaType",
@@ -224,7 +235,7 @@ static unsigned gen_ref_target(jsg *j, json_t *target) {
 
 /* ---- allOf merging --------------------------------------------------- */
 
-static json_t *keep(jsg *j, json_t *v) {
+json_t *js_keep(jsg *j, json_t *v) {
     if (v) json_array_append_new(j->keep, v);
     return v;
 }
@@ -305,7 +316,7 @@ static json_t *merge2(jsg *j, json_t *a, json_t *b) {
             json_object_set(r, k, vb);
             continue;
         }
-        if (json_equal(va, vb) || is_annotation(k)) continue;
+        if (json_equal(va, vb) || js_is_annotation(k)) continue;
         json_t *nv = NULL;
         if (!strcmp(k, "type")) nv = merge_type(va, vb);
         else if (!strcmp(k, "required")) {
@@ -365,7 +376,7 @@ static json_t *merge2(jsg *j, json_t *a, json_t *b) {
         }
         json_object_set_new(r, k, nv);
     }
-    return keep(j, r);
+    return js_keep(j, r);
 }
 
 static json_t *deref(jsg *j, json_t *s, int depth) {
@@ -373,8 +384,8 @@ static json_t *deref(jsg *j, json_t *s, int depth) {
         js_fail(j, SLM_ERR_UNSUPPORTED, "$ref chain too deep (recursive allOf?)");
         return NULL;
     }
-    if (json_is_true(s)) return keep(j, json_object());
-    if (json_is_false(s)) return keep(j, json_pack("{s:{}}", "not"));
+    if (json_is_true(s)) return js_keep(j, json_object());
+    if (json_is_false(s)) return js_keep(j, json_pack("{s:{}}", "not"));
     if (!json_is_object(s)) {
         js_fail(j, SLM_ERR_FORMAT, "a schema must be an object or a boolean");
         return NULL;
@@ -385,15 +396,17 @@ static json_t *deref(jsg *j, json_t *s, int depth) {
     if (!target) return NULL;
     target = deref(j, target, depth + 1);
     if (!target) return NULL;
-    json_t *rest = keep(j, json_deep_copy(s));
+    json_t *rest = js_keep(j, json_deep_copy(s));
     json_object_del(rest, "$ref");
     return merge2(j, target, rest);
 }
 
+json_t *js_deref(jsg *j, json_t *s) { return deref(j, s, 0); }
+
 static unsigned gen_all_of(jsg *j, json_t *s) {
     json_t *all = json_object_get(s, "allOf");
     if (!json_is_array(all)) return js_fail(j, SLM_ERR_FORMAT, "allOf must be an array");
-    json_t *acc = keep(j, json_deep_copy(s));
+    json_t *acc = js_keep(j, json_deep_copy(s));
     json_object_del(acc, "allOf");
     size_t i;
     json_t *sub;
@@ -460,12 +473,12 @@ static unsigned gen_any_of(jsg *j, json_t *s, const char *key) {
         return js_fail(j, SLM_ERR_UNSUPPORTED, "anyOf together with oneOf");
     if (!strcmp(key, "oneOf") && !j->o.one_of_as_any_of && !branches_disjoint(j, arr))
         return j->st ? 0 : js_fail(j, SLM_ERR_UNSUPPORTED, "oneOf with branches that may overlap");
-    json_t *rest = keep(j, json_deep_copy(s));
+    json_t *rest = js_keep(j, json_deep_copy(s));
     json_object_del(rest, key);
     int has_rest = 0;
     const char *k;
     json_t *v;
-    json_object_foreach(rest, k, v) has_rest |= !is_annotation(k);
+    json_object_foreach(rest, k, v) has_rest |= !js_is_annotation(k);
     gstr body = {0};
     size_t i;
     json_t *sub;
@@ -579,7 +592,7 @@ unsigned js_gen(jsg *j, json_t *s) {
     int ref_only = 1;
     const char *k;
     json_t *v;
-    json_object_foreach(s, k, v) ref_only &= !strcmp(k, "$ref") || is_annotation(k);
+    json_object_foreach(s, k, v) ref_only &= !strcmp(k, "$ref") || js_is_annotation(k);
     ref_only |= j->ref_overrides;
     if (check_keywords(j, s)) id = 0;
     else if (ref && !json_is_string(ref)) id = js_fail(j, SLM_ERR_FORMAT, "$ref must be a string");

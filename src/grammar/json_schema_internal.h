@@ -38,7 +38,16 @@ unsigned js_gen(jsg *j, json_t *s);
 unsigned js_fail(jsg *j, slm_status code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A new rule with the given body (GBNF alternatives). */
 unsigned js_rule(jsg *j, const char *body);
+/* The same with a printf-style body (short rules). */
+unsigned js_rulef(jsg *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 unsigned js_new_id(jsg *j);
+/* s with a top-level $ref resolved and merged with its siblings, booleans
+ * as objects (NULL after an error). The result lives as long as j. */
+json_t *js_deref(jsg *j, json_t *s);
+/* Keeps v alive as long as j (returns v). */
+json_t *js_keep(jsg *j, json_t *v);
+/* Annotation keywords (no effect on validity). */
+int js_is_annotation(const char *k);
 void js_define(jsg *j, unsigned id, const char *body);
 
 /* Per-type generators (json_schema_types.c). `s` is the schema, already
@@ -57,5 +66,50 @@ void js_put_literal(jsg *j, gstr *o, json_t *v);
  * string content and the output matches its JSON-escaped form, with
  * unanchored sides matching any content (needs rule jchar). */
 slm_status regex_to_gbnf_expr(const char *re, size_t len, int json, gstr *out, slm_error *err);
+
+/* Writes a set of decoded code points (sorted, merged ranges) as one GBNF
+ * item matching their spelling inside a JSON string (regex.c). */
+void regex_json_set(gstr *o, const gb_range *r, size_t n);
+
+/* ---- string automata (json_schema_nfa.c, json_schema_dfa.c) --------- */
+
+/* A complete DFA over decoded code points (the content of a JSON string).
+ * The alphabet is cut into classes: class c is [cut[c], cut[c+1]) (the
+ * last one ends at 0x110000). next[s * n_cls + c] is the next state; the
+ * start is state 0. Used where a grammar needs boolean operations on
+ * string languages: keys not matching a pattern, pattern and lengths,
+ * `not` of string constraints. */
+typedef struct sdfa {
+    uint32_t *cut;
+    uint32_t n_cls;
+    uint32_t *next;
+    uint8_t *acc;
+    uint32_t n_st;
+} sdfa;
+
+#define SDFA_MAX_STATES 20000
+
+/* ECMA-262 regex as JSON Schema `pattern` (a search: unanchored sides
+ * match anything) -> DFA. */
+slm_status sdfa_from_regex(const char *re, size_t len, sdfa *out, slm_error *err);
+/* Exactly the given strings (UTF-8). */
+slm_status sdfa_from_strings(const char *const *s, size_t n, sdfa *out, slm_error *err);
+/* Every string whose length in code points is in [lo, hi] (hi < 0: no
+ * upper bound) and that a accepts (a NULL: any string). */
+slm_status sdfa_length(const sdfa *a, long long lo, long long hi, sdfa *out, slm_error *err);
+enum { SDFA_AND, SDFA_AND_NOT, SDFA_OR };
+slm_status sdfa_product(const sdfa *a, const sdfa *b, int op, sdfa *out, slm_error *err);
+void sdfa_complement(sdfa *a);
+int sdfa_match(const sdfa *d, const char *utf8, size_t len);
+int sdfa_is_empty(const sdfa *d);
+void sdfa_free(sdfa *d);
+/* Moore minimization in place (the start stays state 0). */
+slm_status sdfa_minimize(sdfa *d, slm_error *err);
+/* Rule for the JSON strings ("..." with their quotes) whose content d
+ * accepts; 2 (never) when d is empty. */
+unsigned js_gen_sdfa(jsg *j, const sdfa *d);
+/* The strings valid under schema s (json_schema_strdfa.c); 0 or -1 with
+ * the error recorded in j. */
+int js_string_dfa(jsg *j, json_t *s, sdfa *out);
 
 #endif

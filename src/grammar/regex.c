@@ -169,6 +169,21 @@ static void put_json_escapes(gstr *o, const gb_range *r, size_t n, int *first) {
     if (in_ranges(r, n, '\\')) gstr_puts(o, *first ? "\"\\\\\\\\\"" : " | \"\\\\\\\\\""), *first = 0;
 }
 
+void regex_json_set(gstr *o, const gb_range *r, size_t n) {
+    gstr_puts(o, "(");
+    int first = 1;
+    gstr cls = {0};
+    if (put_class(&cls, r, n, 1)) {
+        gstr_puts(o, cls.p);
+        first = 0;
+    }
+    if (cls.oom) o->oom = 1;
+    gstr_free(&cls);
+    put_json_escapes(o, r, n, &first);
+    if (first) gstr_puts(o, "[^\\x00-\\U0010FFFF]");
+    gstr_puts(o, ")");
+}
+
 /* Emits a set as one GBNF item (parenthesised when it has alternatives). */
 static int emit_set(rx *r, const cset *c, int negate) {
     if (c->overflow) return rx_fail(r, SLM_ERR_UNSUPPORTED, "character class too large");
@@ -179,17 +194,7 @@ static int emit_set(rx *r, const cset *c, int negate) {
         if (!put_class(o, rr, n, 0)) gstr_puts(o, "[^\\x00-\\U0010FFFF]");
         return 0;
     }
-    gstr_puts(o, "(");
-    int first = 1;
-    gstr cls = {0};
-    if (put_class(&cls, rr, n, 1)) {
-        gstr_puts(o, cls.p);
-        first = 0;
-    }
-    gstr_free(&cls);
-    put_json_escapes(o, rr, n, &first);
-    if (first) gstr_puts(o, "[^\\x00-\\U0010FFFF]");
-    gstr_puts(o, ")");
+    regex_json_set(o, rr, n);
     return 0;
 }
 
