@@ -112,9 +112,8 @@ static void *pull_main(void *arg) {
         if (delay) o.retry_delay_ms = atoi(delay);
         slm_pull_env_opts(&o);
         pthread_rwlock_rdlock(&s->store_rw); /* no garbage collection while blobs arrive */
-        rc = slm_store_pull(st, j->name, &o, NULL, &err);
+        rc = slm_store_pull(st, j->name, &o, NULL, &err); /* a new digest is loaded by the next request */
         pthread_rwlock_unlock(&s->store_rw);
-        if (rc == SLM_OK) models_forget(s, j->name); /* a re-pull: the next request loads the new blob */
     }
     if (rc == SLM_OK) fprintf(stderr, "slm serve: pulled %s\n", j->name);
     else fprintf(stderr, "slm serve: %s\n", err.msg); /* "pull NAME: why" */

@@ -141,8 +141,9 @@ void models_names(slm_server *s, char *buf, size_t cap);
 struct slm_store *models_store(slm_server *s, bool create);
 /* A configured (--model) model by request name, or NULL. */
 srv_model *models_find_configured(slm_server *s, const char *name);
-/* After /api/delete or a pull: store models registered under `name` (any
- * pin) are forgotten and unloaded once idle. */
+/* After /api/delete: store models registered under `name` (any pin) are
+ * forgotten and unloaded once idle. (A re-pull needs nothing: each request
+ * re-reads the manifest and a new digest gets a new entry.) */
 void models_forget(slm_server *s, const char *name);
 
 /* ---- pull.c: /api/pull, /api/delete, and the model lists that include the

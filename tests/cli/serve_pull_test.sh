@@ -21,7 +21,7 @@ export SLM_HOME="$TMP/home" SLM_REGISTRY="http://127.0.0.1:$(cat "$TMP/port")" H
 export SLM_RETRY_DELAY_MS=50 SLM_PULL_PARALLEL_MIN=100000 SLM_PULL_CHUNK_BYTES=131072
 unset HF_TOKEN SLM_API_KEY
 sha() { sha256sum "$1" | cut -d' ' -f1; }
-F32=$(sha "$M/stories260K.gguf"); F16=$(sha "$M/stories260K-F16.gguf"); Q4=$(sha "$M/stories260K-mixQ5_0-from-Q4_K_M.gguf")
+F32=$(sha "$M/stories260K.gguf"); F16=$(sha "$M/stories260K-F16.gguf"); Q4=$(sha "$M/stories260K-mixQ5_0-from-Q4_K_M.gguf"); Q6=$(sha "$M/stories260K-mixQ8_0-from-Q6_K.gguf")
 ok() { if eval "$2"; then pass "$1"; else fail "$1: ($2) is false; body: $(head -c 300 "$TMP/body" 2>/dev/null)"; fi; }
 # req METHOD PATH BODY: status in $CODE, body in $TMP/body
 req() { CODE=$(curl -s -o "$TMP/body" -w '%{http_code}' -X "$1" -H 'Content-Type: application/json' "$URL$2" ${3:+-d "$3"}); }
@@ -98,6 +98,20 @@ check "/v1/models lists the store" "$CODE $(names)" "200 stories260K parstall:la
 req GET /v1/models/stories:f16
 check "/v1/models/NAME for a store model" "$CODE $(jget "$TMP/body" 'j["id"]')" "200 stories:f16"
 
+# ---- a re-pull that brings a new version: the next request loads it ----
+req POST /api/pull '{"model":"flip","stream":false}'
+req POST /api/generate '{"model":"flip","prompt":"Once","raw":true,"stream":false,"options":{"num_predict":2}}'
+check "first version answers" "$CODE" 200
+req POST /api/pull '{"model":"flip","stream":false}'
+check "re-pull" "$CODE" 200
+req GET /api/tags
+check "tags show the new digest" "$(jget "$TMP/body" '[m["digest"] for m in j["models"] if m["name"] == "flip:latest"][0]')" "$Q6"
+req POST /api/generate '{"model":"flip","prompt":"Once","raw":true,"stream":false,"options":{"num_predict":2}}'
+check "second version answers" "$CODE" 200
+ok "the new blob was loaded" "grep -q 'loaded flip:latest (.*sha256-$Q6)' '$SERVER_LOG'"
+for _ in $(seq 30); do grep -q 'unloading flip:latest (removed' "$SERVER_LOG" && break; sleep 0.1; done
+ok "the old version was unloaded" "grep -q 'unloading flip:latest (removed' '$SERVER_LOG'"
+
 # ---- pins ----
 req POST /api/chat "{\"model\":\"stories:f16@sha256:$F16\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"stream\":false,\"options\":{\"num_predict\":2}}"
 check "pinned name with the right digest" "$CODE" 200
@@ -130,7 +144,7 @@ ok "corrupt model not listed" "! names | grep -q corrupt"
 req DELETE /api/delete '{"model":"stories:f16"}'
 check "delete" "$CODE" 200
 req GET /api/tags
-check "deleted model gone from tags" "$(names)" "stories260K parstall:latest stories:latest stories:q4"
+check "deleted model gone from tags" "$(names)" "stories260K flip:latest parstall:latest stories:latest stories:q4"
 req POST /api/chat '{"model":"stories:f16","messages":[],"stream":false}'
 check "deleted model -> 404" "$CODE" 404
 req POST /api/delete '{"model":"stories:f16"}'

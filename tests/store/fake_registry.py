@@ -19,7 +19,8 @@ sends 30000 bytes and drops the connection), norange (Range is ignored: always 2
 Special models exercise failure paths (see MODELS below): corrupt blob,
 traversal digests, malformed manifests, pickle payload, a transfer cut once,
 a stalled transfer, a 503 once, redirects to http:// and to a private
-address, a gated repository (token "test-token"), an etag mismatch.
+address, a gated repository (token "test-token"), an etag mismatch, and
+"flip", whose manifest names another blob at every other request.
 
 Usage: fake_registry.py MODELS_DIR PORT_FILE LOG_FILE
 Every request is appended to LOG_FILE as "METHOD PATH range=R auth=A".
@@ -107,6 +108,8 @@ MODELS = {
     "library/parstall:latest": manifest(layer("model", H_F16)),
     "library/pardrop:latest": manifest(layer("model", H_Q4KM)),
     "library/norange:latest": manifest(layer("model", H_Q6K)),
+    "library/flip:1": manifest(layer("model", H_F32)),
+    "library/flip:0": manifest(layer("model", H_Q6K)),
 }
 CDN_MODE = {"cut": "?cut=1", "stall": "?stall=1", "par": "?slow=1", "parstall": "?chunkstall=1",
             "pardrop": "?chunkdrop=1", "norange": "?norange=1"}
@@ -204,7 +207,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def ollama(self, rest):
         parts = rest.split("/")
         if len(parts) == 4 and parts[2] == "manifests":
-            m = MODELS.get("%s/%s:%s" % (parts[0], parts[1], parts[3]))
+            key = "%s/%s:%s" % (parts[0], parts[1], parts[3])
+            if key == "library/flip:latest":  # a new version at every other manifest request
+                key = "library/flip:%d" % (self.count(key) % 2)
+            m = MODELS.get(key)
             if m is None:
                 return self.not_found("manifest unknown")
             body = m if isinstance(m, str) else json.dumps(m)
