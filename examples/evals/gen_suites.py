@@ -6,6 +6,9 @@ only, deterministic: the same seed gives the same files).
   invoice_extraction.yaml  invoice text -> JSON fields under a JSON Schema
   tool_calls.yaml          calendar/weather requests -> the right tool call
   summaries.jsonl          short reports -> exactly three bullet points
+  summaries_judged.jsonl   the same task with a rubric, a candidate summary
+                           and its human grade per case (slm eval
+                           judge-check; or -j JUDGE in a run)
 
 Cases are composed from hand-written fragments (openings, details, tones,
 noise) so wording varies from case to case. Run: python3 gen_suites.py"""
@@ -335,8 +338,58 @@ def summaries():
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
+# ---- judged summaries: rubric + candidate output + human grade -------------
+
+JUDGE_RUBRIC = ("Exactly three bullet points, one line each. Every bullet states a fact from the report; "
+                "no invented or changed names, numbers or places. Pass only if all three facts are there.")
+
+
+def judged_summaries():
+    J = random.Random(8675309)  # its own stream: the other files do not change
+    rows = []
+    kinds = ["faithful", "faithful", "paraphrased", "missing", "invented", "paragraph"]
+    for i in range(N):
+        company = J.choice(COMPANIES)
+        n, p = J.randint(12, 950), J.randint(5, 40)
+        place = J.choice(["Rotterdam", "Austin", "Pune", "Leeds", "Busan"])
+        month = J.choice(MONTHS)
+        product = J.choice(["e-bike", "heater", "router", "stroller"])
+        facts = [f.format(place=place, n=n, p=p, product=product, month=month) for f in J.choice(TOPICS)]
+        report = " ".join([f"{company} {facts[0]}.", f"It also {facts[1]}.", f"The company {facts[2]}.",
+                           "A spokesperson declined to comment on further details."])
+        kind = J.choice(kinds)
+        bullets = [f"- {company} {facts[0]}", f"- It {facts[1]}", f"- It {facts[2]}"]
+        if kind == "paraphrased":
+            bullets[1] = f"- {company} also {facts[1]}"
+            grade = {"pass": True, "score": 4}
+        elif kind == "missing":
+            bullets[2] = "- A spokesperson declined to comment"
+            grade = {"pass": False, "score": 3}
+        elif kind == "invented":
+            wrong = facts[1].replace(str(n), str(n * 3)) if str(n) in facts[1] else facts[1] + " in " + place + " and Oslo"
+            bullets[1] = f"- It {wrong}"
+            grade = {"pass": False, "score": 1}
+        elif kind == "paragraph":
+            bullets = [" ".join(b[2:] + "." for b in bullets)]
+            grade = {"pass": False, "score": 2}
+        else:
+            grade = {"pass": True, "score": 5}
+        rows.append({"id": f"judged-{i + 1:03d}",
+                     "prompt": "Summarize the report below in exactly three bullet points, one line each, "
+                               "starting with '- '.\n\n" + report,
+                     "tags": ["summary", kind],
+                     "output": "\n".join(bullets),
+                     "human_grade": grade})
+    with open(os.path.join(HERE, "summaries_judged.jsonl"), "w", encoding="utf-8") as f:
+        f.write(json.dumps({"defaults": {"system": "You write faithful, terse summaries.", "max_tokens": 160,
+                                         "expect": {"rubric": JUDGE_RUBRIC}}}) + "\n")
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
 if __name__ == "__main__":
     triage()
     invoices()
     tool_calls()
     summaries()
+    judged_summaries()

@@ -1,11 +1,14 @@
-/* slm eval: measure models, servers and (through a server) router tiers on
- * the task itself.
+/* slm eval: measure models, servers, slm.yaml tiers and the router on the
+ * task itself, calibrate the router's confidence threshold, and grade
+ * open-ended answers with a judge model whose trustworthiness is checked
+ * against human grades (Cohen's kappa).
  *
  * A suite (YAML or JSONL file, or a promptfoo config's deterministic
  * subset) is a list of cases: chat messages, optional tools, tags, and the
  * checks that say what success means. A run sends every case to every
- * target (a local GGUF model through the engine, or an OpenAI-compatible
- * URL through libcurl), applies the checks, and appends one result per
+ * target (a local GGUF model through the engine, an OpenAI-compatible
+ * URL through libcurl, a tier of slm.yaml, or `auto`: the router in this
+ * process), applies the checks, and appends one result per
  * (target, case) to a JSONL file so an interrupted run resumes where it
  * stopped. Metrics (success %, exact match %, schema validity %,
  * executable-call rate %, latency/TTFT percentiles, tokens/s, cost) are

@@ -167,6 +167,8 @@ static int parse_args(int argc, char **argv, eval_args *a) {
         else return fprintf(stderr, "slm eval: unexpected argument '%s'\n", o), 2;
     }
     if (!a->suite) return fprintf(stderr, "slm eval: missing SUITE (see slm eval --help)\n"), 2;
+    if ((a->write || a->local || a->frontier) && !a->calibrate)
+        return fprintf(stderr, "slm eval: --write, --local and --frontier go with --calibrate\n"), 2;
     return -1; /* go on */
 }
 

@@ -99,8 +99,8 @@ static slm_status check_block(const line *ls, size_t from, size_t to, slm_error 
 slm_status slm_eval_yaml_set_confidence(const char *text, size_t len, const char *key, const char *value, char **out,
                                         slm_error *err) {
     *out = NULL;
-    line *ls;
-    size_t n;
+    line *ls = NULL;
+    size_t n = 0;
     slm_status st = split_lines(text, len, &ls, &n, err);
     if (st) return st;
     size_t sec = n, vpos = 0;

@@ -3,7 +3,8 @@
  * to every test. Supported asserts: equals, contains, icontains, regex,
  * contains-all, is-json (with an optional schema value),
  * is-valid-openai-tools-call, latency, cost, and the not- forms of the
- * text ones. Anything else (llm-rubric, javascript, file:// references) is
+ * text ones; llm-rubric becomes a rubric for the judge. Anything else
+ * (javascript, python, similar, file:// references) is
  * an error naming the line, so a partly-understood config never runs. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,13 @@ static slm_status one_assert(ev_doc *d, const json_t *a, int line, slm_eval_case
         if (v && !json_is_object(v)) return pf_err(d, a, line, "%s", "is-json: value must be a JSON Schema object", err);
         k->kind = v ? SLM_CHECK_JSON_SCHEMA : SLM_CHECK_IS_JSON;
         k->json = v ? json_deep_copy(v) : NULL;
+    } else if (!strcmp(t, "llm-rubric")) { /* graded by the judge (-j TARGET) */
+        if (!json_is_string(v) || !json_string_length(v))
+            return pf_err(d, a, line, "%s", "llm-rubric needs the rubric as its value", err);
+        if (c->rubric) return pf_err(d, a, line, "%s", "one llm-rubric per test", err);
+        k->kind = SLM_CHECK_RUBRIC;
+        if (!(k->value = ev_strdup(json_string_value(v)))) return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
+        c->rubric = k->value;
     } else if (!strcmp(t, "is-valid-openai-tools-call")) {
         k->kind = SLM_CHECK_TOOLS_VALID;
     } else if (!strcmp(t, "latency") || !strcmp(t, "cost")) {

@@ -191,11 +191,35 @@ static void test_judge_prompt_and_schema(void **state) {
     json_decref(schema);
 }
 
+/* examples/evals/summaries_judged.jsonl is ready for judge-check. */
+static void test_example_judged_suite(void **state) {
+    (void)state;
+    char path[1024];
+    const char *me = __FILE__, *cut = strstr(me, "tests/unit/");
+    if (!cut) skip();
+    snprintf(path, sizeof path, "%.*sexamples/evals/summaries_judged.jsonl", (int)(cut - me), me);
+    slm_eval_suite *s;
+    slm_error err = {0};
+    if (slm_eval_suite_load(path, &s, &err)) fail_msg("%s", err.msg);
+    assert_true(s->n_cases >= 100);
+    size_t n_pass = 0;
+    for (size_t i = 0; i < s->n_cases; i++) {
+        const slm_eval_case *c = &s->cases[i];
+        assert_non_null(c->rubric);
+        assert_non_null(c->graded_output);
+        assert_true(c->human.set && c->human.score >= 1 && c->human.score <= 5);
+        assert_int_equal(c->human.pass, c->human.score >= 4);
+        n_pass += c->human.pass;
+    }
+    assert_true(n_pass > 0 && n_pass < s->n_cases); /* both classes, or kappa says nothing */
+    slm_eval_suite_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kappa_textbook), cmocka_unit_test(test_grade_parse),
         cmocka_unit_test(test_human_grades),   cmocka_unit_test(test_rubric_suite),
-        cmocka_unit_test(test_judge_prompt_and_schema),
+        cmocka_unit_test(test_judge_prompt_and_schema), cmocka_unit_test(test_example_judged_suite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -174,8 +174,10 @@ static void test_promptfoo(void **state) {
     assert_string_equal(msg_content(c, 1, "user"), "cat?");
     assert_int_equal(s->cases[3].checks[1].kind, SLM_CHECK_EXACT);
     slm_eval_suite_free(s);
-    parse_bad("prompts: [p]\ntests:\n  - assert:\n      - type: llm-rubric\n        value: nice\n", "pf.yaml",
-              "pf.yaml:4: assert type 'llm-rubric' is not supported");
+    parse_bad("prompts: [p]\ntests:\n  - assert:\n      - type: javascript\n        value: x\n", "pf.yaml",
+              "pf.yaml:4: assert type 'javascript' is not supported");
+    parse_bad("prompts: [p]\ntests:\n  - assert:\n      - type: llm-rubric\n", "pf.yaml",
+              "pf.yaml:4: llm-rubric needs the rubric as its value");
     parse_bad("prompts: ['file://p.txt']\ntests: [{assert: [{type: equals, value: x}]}]\n", "pf.yaml", "file://");
     parse_bad("prompts: ['{{nope}}']\ntests:\n  - assert: [{type: equals, value: x}]\n", "pf.yaml",
               "unknown variable 'nope'");
