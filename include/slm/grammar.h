@@ -115,6 +115,24 @@ int32_t slm_grammar_vocab_n_tokens(const slm_grammar_vocab *v);
 /* Words of a mask for this vocabulary: (n_tokens + 31) / 32. */
 size_t slm_grammar_vocab_mask_words(const slm_grammar_vocab *v);
 
+/* Mask cache shared by the matchers of this vocabulary: a request whose
+ * grammar equals (same compiled content as) an earlier one's, e.g. the
+ * same JSON Schema sent again, reuses the masks computed for it instead of
+ * walking the vocabulary again. Thread-safe (one mutex per vocabulary; a
+ * lookup copies the mask out). On by default with a 64 MiB bound on the
+ * stored masks (sparse masks are stored as token lists); the masks of up
+ * to 32 grammars no matcher uses are kept. max_bytes = 0 turns sharing off
+ * for matchers created afterwards and drops what is stored. */
+void slm_grammar_vocab_set_mask_cache(slm_grammar_vocab *v, size_t max_bytes);
+
+typedef struct slm_grammar_cache_stats {
+    uint64_t hits, misses;  /* shared lookups (after a matcher's own cache missed) */
+    uint64_t evictions;     /* masks dropped to stay under the bound */
+    size_t n_masks, bytes, limit;
+    size_t n_grammars;      /* distinct grammars known */
+} slm_grammar_cache_stats;
+void slm_grammar_vocab_mask_cache_stats(const slm_grammar_vocab *v, slm_grammar_cache_stats *out);
+
 /* ---- matching -------------------------------------------------------- */
 
 /* A matcher at the start of the grammar. v may be NULL for byte-only use

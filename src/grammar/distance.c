@@ -182,6 +182,10 @@ static uint32_t frame_dist(slm_grammar_matcher *m, uint32_t t) {
 
 int gdist_ensure(slm_grammar_matcher *m) {
     if (m->rest) return 0;
+    if (m->sh) {
+        m->rest = gshared_rest(m->v, m->sh, m->g);
+        return m->rest ? 0 : -1;
+    }
     m->own_rest = gdist_rest_new(m->g);
     m->rest = m->own_rest;
     return m->rest ? 0 : -1;

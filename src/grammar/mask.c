@@ -9,7 +9,10 @@
  * stack tops is the same parser state (inside a long string every
  * character leads back to the same set), and its mask is reused. The
  * cache maps the sorted top ids to a mask; it is cleared when full and
- * whenever the arena is compacted (ids change).
+ * whenever the arena is compacted (ids change). On a miss, the cache the
+ * vocabulary shares between matchers of equal grammars is asked next
+ * (mask_shared.c: keyed by stack contents, not frame ids), and only then
+ * is the trie walked.
  *
  * The walk itself is mask_memo.c's memoized one; the plain walk below is
  * its fallback for grammars whose stacks never repeat. */
@@ -101,17 +104,22 @@ slm_status gmask_fill(slm_grammar_matcher *m, uint32_t *mask, slm_error *err) {
         for (size_t i = 0; i < words; i++) mask[i] |= e->mask[i];
         return SLM_OK;
     }
-    /* walk into a zeroed buffer so the cached mask holds tokens only */
+    /* into a zeroed buffer so the cached mask holds tokens only: from the
+     * cache shared with other matchers of the same grammar, or a walk */
     uint32_t *fresh = calloc(words, sizeof *fresh);
     if (!fresh) {
         free(t);
         return walk_fill(m, mask, err);
     }
-    slm_status st = walk_fill(m, fresh, err);
-    if (st) {
-        free(t);
-        free(fresh);
-        return st;
+    int have_key = m->sh && gshared_state_key(m, &m->key) == 0;
+    if (!have_key || !gshared_lookup(m->v, m->sh, m->key.p, m->key.n, fresh)) {
+        slm_status st = walk_fill(m, fresh, err);
+        if (st) {
+            free(t);
+            free(fresh);
+            return st;
+        }
+        if (have_key) gshared_insert(m->v, m->sh, m->key.p, m->key.n, fresh);
     }
     for (size_t i = 0; i < words; i++) mask[i] |= fresh[i];
     if (c->used == CACHE_SLOTS) cache_clear(c);

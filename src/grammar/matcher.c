@@ -30,6 +30,8 @@ void slm_grammar_matcher_free(slm_grammar_matcher *m) {
     free(m->own_rest);
     vec_free(&m->dist_chain);
     free(m->tcost);
+    vec_free(&m->key);
+    if (m->sh) gshared_detach(m->v, m->sh);
     free(m);
 }
 
@@ -61,6 +63,7 @@ slm_status slm_grammar_matcher_new(const slm_grammar *g, const slm_grammar_vocab
     m->g = g;
     m->v = v;
     if (v) {
+        m->sh = gshared_attach(v, g);
         size_t d = (size_t)v->max_depth + 1;
         m->walk_start = calloc(d, sizeof *m->walk_start);
         m->walk_len = calloc(d, sizeof *m->walk_len);

@@ -57,6 +57,9 @@ void gstep_advance(garena *a, const slm_grammar *g, const uint32_t *in, size_t n
  * tops[] in place. Returns 0 or -1 (arena unchanged). */
 int garena_compact(garena *a, uint32_t *tops, size_t n);
 
+typedef struct gshared gshared;
+typedef struct gsh_entry gsh_entry;
+
 /* ---- vocabulary + token trie (vocab.c) ---------------------------- */
 /* Trie nodes in preorder: node i (>= 1) adds byte[i] at depth[i] (root
  * is node 0, depth 0); its subtree is [i, end[i]); the tokens whose bytes
@@ -77,6 +80,7 @@ struct slm_grammar_vocab {
     uint32_t *node_sub;
     gbyteset *sub_set;
     size_t n_sub;
+    gshared *shared; /* mask cache shared by matchers (mask_shared.c) */
 };
 
 /* ---- matcher ------------------------------------------------------- */
@@ -104,6 +108,8 @@ struct slm_grammar_matcher {
     uint32_t *own_rest;
     u32vec dist_chain;    /* scratch for frame_dist */
     uint32_t *tcost;      /* per token: tokens still needed after it (budget walk) */
+    gsh_entry *sh;        /* this grammar's entry in the vocabulary's shared cache, or NULL */
+    u32vec key;           /* state key scratch (mask_shared.c) */
 };
 
 /* Runs bytes from the current set (matcher.c). Returns 1 if all were
@@ -118,6 +124,22 @@ int gmatch_is_eos(const slm_grammar_vocab *v, int32_t tok);
  * 0 to skip it. The arena ends as it started. */
 typedef int (*gwalk_visit)(slm_grammar_matcher *m, size_t node, const uint32_t *tops, size_t n, void *ctx);
 slm_status gwalk_plain(slm_grammar_matcher *m, gwalk_visit visit, void *ctx, slm_error *err);
+
+/* ---- mask cache shared across matchers (mask_shared.c) ------------ */
+int gshared_init(slm_grammar_vocab *v);
+void gshared_free(gshared *s);
+/* The entry for g's content (created if new), with a reference; NULL when
+ * sharing is off or out of memory (the matcher then works alone). */
+gsh_entry *gshared_attach(const slm_grammar_vocab *v, const slm_grammar *g);
+void gshared_detach(const slm_grammar_vocab *v, gsh_entry *e);
+/* The entry's distance table (computed on first use), NULL on OOM. */
+const uint32_t *gshared_rest(const slm_grammar_vocab *v, gsh_entry *e, const slm_grammar *g);
+/* The current state's key (frame-number free) into out; -1: no key. */
+int gshared_state_key(slm_grammar_matcher *m, u32vec *out);
+/* 1 and the mask in out (overwritten) on a hit, 0 on a miss. */
+int gshared_lookup(const slm_grammar_vocab *v, const gsh_entry *e, const uint32_t *key, size_t n, uint32_t *out);
+void gshared_insert(const slm_grammar_vocab *v, const gsh_entry *e, const uint32_t *key, size_t n,
+                    const uint32_t *mask);
 
 /* ---- distance to the end (distance.c) ---------------------------- */
 #define GDIST_INF (UINT32_MAX - 1) /* cannot reach the end */

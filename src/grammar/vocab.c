@@ -3,7 +3,8 @@
  * matcher_internal.h) so the mask computation can test a shared prefix
  * once for every token that starts with it and skip whole subtrees. Each
  * node also gets the set of bytes used in its subtree (interned; the
- * memoized walk allows a subtree whole when all those bytes loop). */
+ * memoized walk allows a subtree whole when all those bytes loop). The
+ * vocabulary also owns the mask cache its matchers share (mask_shared.c). */
 #include <string.h>
 
 #include "grammar/matcher_internal.h"
@@ -167,6 +168,7 @@ slm_status slm_grammar_vocab_new(int32_t n_tokens, const char *const *bytes, con
     v->n_eos = n_eos;
     slm_status st = build_trie(v, err);
     if (st == SLM_OK) st = build_subsets(v, err);
+    if (st == SLM_OK && gshared_init(v) != 0) st = slm_error_set(err, SLM_ERR_NOMEM, "grammar vocab: out of memory");
     if (st) {
         slm_grammar_vocab_free(v);
         return st;
@@ -221,6 +223,7 @@ void slm_grammar_vocab_free(slm_grammar_vocab *v) {
     free(v->tok);
     free(v->node_sub);
     free(v->sub_set);
+    gshared_free(v->shared);
     free(v);
 }
 

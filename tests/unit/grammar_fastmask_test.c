@@ -6,7 +6,9 @@
  * Focus: JSON strings with escapes (\" \\ \n \uXXXX) and multi-byte UTF-8
  * split across tokens, fed one byte at a time so every intermediate state
  * (mid-escape, mid-code-point) is checked; GBNF character-class loops; and
- * the deepseek vocabulary (102k tokens) from ../shared/vocab. */
+ * the deepseek vocabulary (102k tokens) from ../shared/vocab. The cache
+ * shared between matchers is turned off here: every mask is walked (it is
+ * tested in grammar_shared_test.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -89,6 +91,7 @@ static void synth_vocab(slm_grammar_vocab **v, tvocab *tv, size_t *lens, int32_t
     for (size_t i = 0; i < n; i++) lens[i] = i ? strlen(k_toks[i]) : 0;
     *eos = 0;
     assert_int_equal(slm_grammar_vocab_new((int32_t)n, k_toks, lens, eos, 1, v, NULL), SLM_OK);
+    slm_grammar_vocab_set_mask_cache(*v, 0);
     *tv = (tvocab){k_toks, lens, eos, 1};
 }
 
@@ -154,6 +157,7 @@ static void test_deepseek_strings(void **state) {
     if (slm_tokenizer_load(gg, &tk, &err)) fail_msg("tokenizer: %s", err.msg);
     slm_grammar_vocab *v = NULL;
     if (slm_grammar_vocab_from_tokenizer(tk, &v, &err)) fail_msg("vocab: %s", err.msg);
+    slm_grammar_vocab_set_mask_cache(v, 0);
     int32_t n = slm_tokenizer_n_vocab(tk);
     char **bytes = calloc((size_t)n, sizeof *bytes);
     size_t *lens = calloc((size_t)n, sizeof *lens);
