@@ -8,15 +8,16 @@
  * MADV_HUGEPAGE / MADV_POPULATE_READ on the file mapping itself changed
  * nothing (ext4 page-cache pages stay 4 KiB and MADV_COLLAPSE is refused).
  *
- * So before the first context computes, the span of file bytes that holds
- * the bound matrices is read into one 2 MiB-aligned anonymous buffer
- * (MADV_HUGEPAGE) and every matrix pointer is rebased into it. It is read
- * with pread from the file (not copied from the mapping) so the mapping's
- * pages never become part of the process's resident memory: RSS stays
- * about the model size. When that is not possible (the span does not fit
- * in half of the available memory, SLM_WEIGHTS=mmap in the environment,
- * an allocation or read fails) the mapping stays, with MADV_WILLNEED.
- * Either way results are bit-identical: the bytes are the same. */
+ * So before the first context computes, the matrices the products read
+ * (grouped into runs of adjacent file bytes) are read into one 2 MiB-aligned
+ * anonymous buffer (MADV_HUGEPAGE) and every matrix pointer is rebased into
+ * it. They are read with pread from the file (not copied from the mapping)
+ * so the mapping's pages never become part of the process's resident
+ * memory: RSS stays about the model size. When that is not possible (they
+ * do not fit in half of the available memory, SLM_WEIGHTS=mmap in the
+ * environment, the allocation fails) the mapping stays, with
+ * MADV_WILLNEED. Either way results are bit-identical: the bytes are the
+ * same. */
 #include "model_internal.h"
 
 #include <errno.h>
@@ -30,12 +31,12 @@
 
 #define HUGE_ALIGN ((size_t)2 << 20)
 
-/* Every bound matrix of the model (out holds 2 + 8 per layer), for the
- * span and the rebasing. */
+/* Every matrix the products read (out holds 2 + 8 per layer), for the span
+ * and the rebasing. An untied token embedding is left out: only one row per
+ * token is read from it, and copying it would add its size to RSS. */
 static int collect(slm_model *m, slm_matrix **out) {
     int n = 0;
-    out[n++] = &m->tok_embd;
-    if (!m->hp.tied_output) out[n++] = &m->output;
+    out[n++] = m->hp.tied_output ? &m->tok_embd : &m->output;
     for (int il = 0; il < m->hp.n_layer; il++) {
         slm_layer *L = &m->layers[il];
         slm_matrix *ms[] = {&L->wq, &L->wk, &L->wv, &L->wqkv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
@@ -72,20 +73,12 @@ static bool read_all(int fd, uint8_t *dst, size_t len, off_t off) {
     return true;
 }
 
-/* Fills dst with the span [lo, lo + len) of the mapping from the file
- * itself, checked against the mapping at a few points (the path might
+/* Reads the mapped bytes [lo, lo + len) from the open file at file_off
+ * into dst, checked against the mapping at a few points (the path might
  * name another file by now, or the GGUF came from memory). */
-static bool read_span(const slm_model *m, const uint8_t *lo, size_t len, uint64_t file_off, uint8_t *dst) {
-    int fd = open(slm_gguf_path(m->gguf), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    struct stat sb;
-    bool ok = fstat(fd, &sb) == 0 && (uint64_t)sb.st_size == slm_gguf_file_size(m->gguf) &&
-              file_off + len <= (uint64_t)sb.st_size;
-    if (ok) {
-        (void)posix_fadvise(fd, (off_t)file_off, (off_t)len, POSIX_FADV_SEQUENTIAL);
-        ok = read_all(fd, dst, len, (off_t)file_off);
-    }
-    close(fd);
+static bool read_span(int fd, const uint8_t *lo, size_t len, uint64_t file_off, uint8_t *dst) {
+    (void)posix_fadvise(fd, (off_t)file_off, (off_t)len, POSIX_FADV_SEQUENTIAL);
+    bool ok = read_all(fd, dst, len, (off_t)file_off);
     for (int i = 0; ok && i <= 16; i++) {
         size_t at = (len - 1) / 16 * (size_t)i, n = len - at < 64 ? len - at : 64;
         ok = memcmp(dst + at, lo + at, n) == 0;
@@ -103,22 +96,85 @@ static bool file_offset(const slm_model *m, const uint8_t *p, uint64_t *off) {
     return p >= section;
 }
 
-static void copy_to_anonymous(slm_model *m, slm_matrix **ms, int n, const uint8_t *lo, size_t len) {
-    size_t map_len = len + HUGE_ALIGN;
+/* A stretch of the file holding matrices back to back (gaps under
+ * RUN_GAP included), and where it goes in the anonymous buffer. */
+typedef struct run {
+    const uint8_t *lo, *hi;
+    size_t dst;
+} run;
+
+#define RUN_GAP ((size_t)64 << 10)
+
+static const uint8_t *mat_begin(const slm_matrix *w) { return w->data; }
+static const uint8_t *mat_end(const slm_matrix *w) { return mat_begin(w) + (size_t)w->rows * w->row_bytes; }
+
+static int by_address(const void *a, const void *b) {
+    const uint8_t *x = mat_begin(*(slm_matrix *const *)a), *y = mat_begin(*(slm_matrix *const *)b);
+    return x < y ? -1 : x > y;
+}
+
+/* Groups the sorted matrices into runs; returns the number of runs and the
+ * buffer bytes they need (each run starts on a 4 KiB boundary, which keeps
+ * every tensor's alignment). */
+static int make_runs(slm_matrix **ms, int n, run *runs, size_t *total) {
+    int nr = 0;
+    *total = 0;
+    for (int i = 0; i < n; i++) {
+        if (nr > 0 && mat_begin(ms[i]) <= runs[nr - 1].hi + RUN_GAP) {
+            if (mat_end(ms[i]) > runs[nr - 1].hi) runs[nr - 1].hi = mat_end(ms[i]);
+            continue;
+        }
+        if (nr > 0) *total += ((size_t)(runs[nr - 1].hi - runs[nr - 1].lo) + 4095) & ~(size_t)4095;
+        runs[nr++] = (run){mat_begin(ms[i]), mat_end(ms[i]), *total};
+    }
+    if (nr > 0) *total += ((size_t)(runs[nr - 1].hi - runs[nr - 1].lo) + 4095) & ~(size_t)4095;
+    return nr;
+}
+
+/* Fills the buffer: every run read from the file when it can be opened and
+ * matches, else copied from the mapping. */
+static void fill_runs(const slm_model *m, const run *runs, int nr, uint8_t *base) {
+    int fd = open(slm_gguf_path(m->gguf), O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd >= 0 && (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size != slm_gguf_file_size(m->gguf))) {
+        close(fd);
+        fd = -1;
+    }
+    for (int r = 0; r < nr; r++) {
+        size_t len = (size_t)(runs[r].hi - runs[r].lo);
+        uint64_t off;
+        bool ok = fd >= 0 && file_offset(m, runs[r].lo, &off) && read_span(fd, runs[r].lo, len, off, base + runs[r].dst);
+        if (!ok) memcpy(base + runs[r].dst, runs[r].lo, len);
+    }
+    if (fd >= 0) close(fd);
+}
+
+static void copy_to_anonymous(slm_model *m, slm_matrix **ms, int n, const run *runs, int nr, size_t total) {
+    size_t map_len = total + HUGE_ALIGN;
     void *raw = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) return;
     uint8_t *base = (uint8_t *)(((uintptr_t)raw + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
 #ifdef MADV_HUGEPAGE
-    (void)madvise(base, len, MADV_HUGEPAGE); /* refused where THP is off: 4 KiB pages still gain */
+    (void)madvise(base, total, MADV_HUGEPAGE); /* refused where THP is off: 4 KiB pages still gain */
 #endif
-    uint64_t off;
-    bool ok = file_offset(m, lo, &off) && read_span(m, lo, len, off, base);
-    if (!ok) memcpy(base, lo, len); /* not from a file we can read: copy from the mapping */
-    (void)mprotect(base, len, PROT_READ);
-    for (int i = 0; i < n; i++) ms[i]->data = base + ((const uint8_t *)ms[i]->data - lo);
+    fill_runs(m, runs, nr, base);
+    (void)mprotect(base, total, PROT_READ);
+    for (int i = 0, r = 0; i < n; i++) { /* ms and runs are both in address order */
+        while (mat_begin(ms[i]) >= runs[r].hi) r++;
+        ms[i]->data = base + runs[r].dst + (size_t)(mat_begin(ms[i]) - runs[r].lo);
+    }
     if (m->hp.tied_output) m->output = m->tok_embd;
     m->resident_map = raw;
     m->resident_len = map_len;
+}
+
+/* Hints the kernel to read the runs ahead (when they stay in the mapping). */
+static void will_need(const run *runs, int nr) {
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGE_SIZE);
+    for (int r = 0; r < nr; r++) {
+        uintptr_t a = (uintptr_t)runs[r].lo & ~(page - 1);
+        (void)madvise((void *)a, (size_t)((uintptr_t)runs[r].hi - a), MADV_WILLNEED);
+    }
 }
 
 void slm_model_make_resident(const slm_model *cm) {
@@ -129,27 +185,22 @@ void slm_model_make_resident(const slm_model *cm) {
         return;
     }
     m->resident_done = true;
-    slm_matrix **ms = slm_malloc_array(2 + 8 * (size_t)m->hp.n_layer, sizeof *ms);
-    if (!ms) { /* the mapping stays; nothing else changes */
-        pthread_mutex_unlock(&m->resident_mu);
-        return;
-    }
-    int n = collect(m, ms);
-    const uint8_t *lo = NULL, *hi = NULL;
-    for (int i = 0; i < n; i++) {
-        const uint8_t *a = ms[i]->data, *b = a + (size_t)ms[i]->rows * ms[i]->row_bytes;
-        if (!lo || a < lo) lo = a;
-        if (!hi || b > hi) hi = b;
-    }
-    const char *env = getenv("SLM_WEIGHTS");
-    bool keep_map = env && strcmp(env, "mmap") == 0;
-    size_t len = lo ? (size_t)(hi - lo) : 0;
-    if (len > 0 && !keep_map && (uint64_t)len <= available_bytes() / 2) copy_to_anonymous(m, ms, n, lo, len);
-    if (len > 0 && !m->resident_map) {
-        uintptr_t page = (uintptr_t)sysconf(_SC_PAGE_SIZE), a = (uintptr_t)lo & ~(page - 1);
-        (void)madvise((void *)a, (size_t)((uintptr_t)hi - a), MADV_WILLNEED);
+    const size_t cap = 2 + 8 * (size_t)m->hp.n_layer;
+    slm_matrix **ms = slm_malloc_array(cap, sizeof *ms);
+    run *runs = slm_malloc_array(cap, sizeof *runs);
+    if (ms && runs) {
+        int n = collect(m, ms);
+        qsort(ms, (size_t)n, sizeof *ms, by_address);
+        size_t total;
+        int nr = make_runs(ms, n, runs, &total);
+        const char *env = getenv("SLM_WEIGHTS");
+        bool keep_map = env && strcmp(env, "mmap") == 0;
+        if (total > 0 && !keep_map && (uint64_t)total <= available_bytes() / 2)
+            copy_to_anonymous(m, ms, n, runs, nr, total);
+        if (!m->resident_map) will_need(runs, nr);
     }
     free(ms);
+    free(runs);
     pthread_mutex_unlock(&m->resident_mu);
 }
 
