@@ -23,7 +23,7 @@ enum { EXIT_BAR = 3 };
 static void eval_usage(FILE *f) {
     fprintf(f,
             "usage: slm eval SUITE -t TARGET [-t TARGET...] [options]\n"
-            "       slm eval SUITE -t LOCAL_URL -t FRONTIER --calibrate [--target PCT] [--write [slm.yaml]]\n"
+            "       slm eval SUITE -t LOCAL -t FRONTIER --calibrate [--target PCT] [--write [slm.yaml]]\n"
             "       slm eval judge-check SUITE -j TARGET [--strict] [--min-kappa K] [--json FILE]\n"
             "       slm eval diff A.json B.json [--tol POINTS]\n"
             "       slm eval report REPORT.json [--html OUT.html]\n\n"
@@ -40,9 +40,9 @@ static void eval_usage(FILE *f) {
             "  --config FILE        slm.yaml for tiers and auto (default $SLM_HOME/slm.yaml)\n"
             "  -j, --judge TARGET   grades rubric cases (default: the suite's judge:)\n"
             "  --calibrate          sweep the router's confidence thresholds: the first\n"
-            "                       target (--local) is the local model, served by slm serve\n"
-            "                       (its token log-probabilities are the signals), the last\n"
-            "                       (--frontier) the escalation target\n"
+            "                       target (--local) is the local model (in process, or a\n"
+            "                       server returning logprobs: its token log-probabilities\n"
+            "                       are the signals), the last (--frontier) the escalation one\n"
             "  --target PCT         keep success within PCT%% of all-frontier (default 98)\n"
             "  --signal NAME        mean_logprob, min_logprob, entropy or all (default all)\n"
             "  --local L, --frontier F  target labels for --calibrate\n"
@@ -289,17 +289,17 @@ static long label_index(const slm_eval_target *t, size_t nt, const char *label) 
     return -1;
 }
 
-/* --calibrate: the local target must report token log-probabilities (a URL)
- * and differ from the frontier one. Sets *li, *fi. */
+/* --calibrate: the local target reports token log-probabilities (a model
+ * in process, or a URL asked for logprobs) and differs from the frontier
+ * one. Sets *li, *fi. */
 static int calib_setup(const eval_args *a, slm_eval_target *t, size_t nt, long *li, long *fi) {
     if (nt < 2) return fprintf(stderr, "slm eval: --calibrate needs a local and a frontier target (-t twice)\n"), 2;
     *li = a->local ? label_index(t, nt, a->local) : 0;
     *fi = a->frontier ? label_index(t, nt, a->frontier) : (long)nt - 1;
     if (*li < 0 || *fi < 0 || *li == *fi)
         return fprintf(stderr, "slm eval: --local/--frontier must name two different targets\n"), 2;
-    if (t[*li].kind != SLM_TARGET_URL)
-        return fprintf(stderr, "slm eval: --calibrate: the local target '%s' must be a server URL (slm serve -m MODEL):"
-                               " the signals are its token log-probabilities, which in-process runs do not report\n",
+    if (t[*li].kind == SLM_TARGET_ROUTER)
+        return fprintf(stderr, "slm eval: --calibrate: the local target '%s' must be a model or a server, not the router\n",
                        t[*li].label), 2;
     t[*li].logprobs = true;
     return -1;

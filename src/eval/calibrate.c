@@ -154,8 +154,8 @@ static slm_status sweep(const slm_eval_result *rs, size_t n, const char *local, 
         conf[m] = signal_conf(l, sig);
         if (isnan(conf[m]))
             st = slm_error_set(err, SLM_ERR_INVALID_ARG,
-                               "calibrate: case '%s': target '%s' reported no %s (a URL target returns token "
-                               "log-probabilities when asked; in-process models do not)",
+                               "calibrate: case '%s': target '%s' reported no %s (local models and servers "
+                               "returning OpenAI logprobs do)",
                                l->case_id, local, SIGNAL_NAMES[sig]);
         lok[m] = l->success, fok[m] = f->success;
         m++;

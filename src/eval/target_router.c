@@ -1,13 +1,13 @@
 /* Router targets (`-t auto`): the slm.yaml router run in this process,
  * through the same slm_router_handle the server calls. Remote tiers go out
  * through the router's upstream client (retries, fallback, cooldown); local
- * tier models run on engines opened here on first use, one request at a
- * time under a lock (an engine is single-sequence). The outcome says which
- * tier answered and whether the answer was escalated. Engine answers carry
- * no token log-probabilities, so in process only the text-based confidence
- * signals (label set, refusal pattern) can escalate; a server URL target
- * (`auto=http://...,model=auto`) measures all of them. No ledger is
- * written. Main data: ev_router (router + engine cache). */
+ * tier models run on schedulers opened here on first use, one request at a
+ * time under a lock (one slot each). The outcome says which tier answered
+ * and whether the answer was escalated. Local answers carry the confidence
+ * signals the server measures (token log-probabilities and entropy from
+ * the scheduler, the answer text for label sets and refusal patterns), so
+ * the same slm.yaml escalates the same way here and behind `slm serve`. No
+ * ledger is written. Main data: ev_router (router + model cache). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +122,8 @@ static slm_status local_fn(void *ctx, const slm_route_model *m, const json_t *bo
             json_object_get(json_array_get(json_object_get(out->response, "choices"), 0), "message"), "content");
         out->signals.text = json_string_value(content);
         out->signals.text_len = json_string_length(content);
+        if (a.n_lp) out->signals.mean_logprob = a.sum_lp / (double)a.n_lp, out->signals.min_logprob = a.min_lp;
+        if (a.n_ent) out->signals.mean_entropy = a.sum_ent / (double)a.n_ent;
     }
     ev_answer_clear(&a);
     return SLM_OK;

@@ -136,8 +136,17 @@ expect_fail "--write refuses a flow-style confidence section" 1 "not a block map
   "$SLM" eval "$TMP/suite.yaml" -t "small=http://127.0.0.1:$PORT_mid,model=mid-model" -t remote --config "$CFG" \
   --calibrate --write "$TMP/flow.yaml" -q
 cmp -s "$TMP/flow.yaml" "$TMP/flow.orig" && pass "refused file unchanged" || fail "flow.yaml was changed"
-expect_fail "--calibrate needs a served local model" 2 "must be a server URL" -- \
-  "$SLM" eval "$TMP/suite.yaml" -t "$M" -t remote --config "$CFG" --calibrate -q
+expect_fail "--calibrate: the router is not a local model" 2 "not the router" -- \
+  "$SLM" eval "$TMP/suite.yaml" -t auto -t remote --config "$CFG" --calibrate -q
+# in process: the scheduler's log-probabilities are the signals too
+"$SLM" eval "$TMP/suite.yaml" -t "small=$M" -t remote --config "$CFG" --calibrate --signal mean_logprob --threads 1 \
+  --json "$TMP/c2.json" -q 2>"$TMP/err"
+python3 - "$TMP/c2.json" <<'PY' && pass "calibrate an in-process model" || fail "in-process calibrate: $(cat "$TMP/err")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["calibration"]["signal"] == "mean_logprob" and r["calibration"]["n_cases"] == 7
+assert all(x["confidence"]["mean_logprob"] < 0 for x in r["results"] if x["target"] == "small")
+PY
 
 # ---- judge ----
 # The scripted judge answers the rubric's ANSWER line: j1/j2 agree with the
