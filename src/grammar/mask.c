@@ -111,7 +111,7 @@ slm_status gmask_fill(slm_grammar_matcher *m, uint32_t *mask, slm_error *err) {
         free(t);
         return walk_fill(m, mask, err);
     }
-    int have_key = m->sh && gshared_state_key(m, &m->key) == 0;
+    int have_key = m->sh && gshared_state_key(m) == 0;
     if (!have_key || !gshared_lookup(m->v, m->sh, m->key.p, m->key.n, fresh)) {
         slm_status st = walk_fill(m, fresh, err);
         if (st) {
@@ -119,7 +119,7 @@ slm_status gmask_fill(slm_grammar_matcher *m, uint32_t *mask, slm_error *err) {
             free(fresh);
             return st;
         }
-        if (have_key) gshared_insert(m->v, m->sh, m->key.p, m->key.n, fresh);
+        if (have_key) gshared_insert(m->v, m->sh, m->key.p, m->key.n, fresh, &m->key_pool);
     }
     for (size_t i = 0; i < words; i++) mask[i] |= fresh[i];
     if (c->used == CACHE_SLOTS) cache_clear(c);

@@ -302,30 +302,24 @@ int gshared_lookup(const slm_grammar_vocab *v, const gsh_entry *e, const uint32_
     return m != NULL;
 }
 
-static uint32_t popcount_words(const uint32_t *w, size_t n) {
-    uint32_t c = 0;
-    for (size_t i = 0; i < n; i++) c += (uint32_t)__builtin_popcount(w[i]);
-    return c;
-}
-
 void gshared_insert(const slm_grammar_vocab *v, const gsh_entry *e, const uint32_t *key, size_t n,
-                    const uint32_t *mask) {
+                    const uint32_t *mask, u32vec *scratch) {
     gshared *s = v->shared;
     size_t words = slm_grammar_vocab_mask_words(v);
-    uint32_t bits = popcount_words(mask, words);
-    int is_list = bits < words;
-    size_t n_data = is_list ? bits : words;
-    if (n > UINT32_MAX / 2 || n_data > UINT32_MAX / 2) return;
+    if (n > UINT32_MAX / 2 || words > UINT32_MAX / 2) return;
+    /* the token list into scratch while it stays shorter than the bitmap */
+    scratch->n = 0;
+    int is_list = 1;
+    for (size_t w = 0; w < words && is_list; w++)
+        for (uint32_t x = mask[w]; x && is_list; x &= x - 1) {
+            if (scratch->n + 1 >= words || u32vec_push(scratch, (uint32_t)(w * 32 + (size_t)__builtin_ctz(x))) != 0)
+                is_list = 0;
+        }
+    size_t n_data = is_list ? scratch->n : words;
     uint32_t *buf = slm_malloc_array(n + n_data + 1, sizeof *buf);
     if (!buf) return;
     if (n) memcpy(buf, key, n * sizeof *key);
-    if (is_list) {
-        size_t k = n;
-        for (size_t w = 0; w < words; w++)
-            for (uint32_t x = mask[w]; x; x &= x - 1) buf[k++] = (uint32_t)(w * 32 + (size_t)__builtin_ctz(x));
-    } else {
-        memcpy(buf + n, mask, words * sizeof *mask);
-    }
+    if (n_data) memcpy(buf + n, is_list ? scratch->p : mask, n_data * sizeof *buf);
     gsh_mask m = {key_hash(e->id, key, n), e->id, (uint32_t)n, (uint32_t)n_data, (uint8_t)is_list, 1, buf};
     pthread_mutex_lock(&s->mu);
     if (mask_bytes(&m) > s->limit / 4 || tab_find(s, e->id, key, n, m.hash)) {
@@ -349,24 +343,33 @@ void gshared_insert(const slm_grammar_vocab *v, const gsh_entry *e, const uint32
 
 /* ---- state keys ---- */
 
-typedef struct stack_ref {
+struct stack_ref {
     uint64_t hash;
     uint32_t off, len;
-} stack_ref;
+};
+typedef struct stack_ref stack_ref;
 
-/* Writes the state key of m->cur into out: stacks as [len, pos...] sorted
- * by (hash, len, contents). Returns 0, or -1 on OOM. */
-static int state_key(slm_grammar_matcher *m, u32vec *pool, u32vec *out) {
+/* Writes the state key of m->cur into m->key: stacks as [len, pos...]
+ * sorted by (hash, len, contents). Scratch (stack list, refs) is kept in
+ * the matcher between calls. Returns 0, or -1 (no key: OOM or too many
+ * stacks). */
+int gshared_state_key(slm_grammar_matcher *m) {
     size_t n = m->cur.n;
     if (n > GSH_MAX_KEY_STACKS) return -1; /* rare, ambiguous states: not shared */
-    stack_ref *refs = slm_malloc_array(n ? n : 1, sizeof *refs);
-    if (!refs) return -1;
+    if (n > m->key_refs_cap) {
+        free(m->key_refs);
+        m->key_refs = slm_malloc_array(n, sizeof(stack_ref));
+        m->key_refs_cap = m->key_refs ? n : 0;
+        if (!m->key_refs) return -1;
+    }
+    stack_ref *refs = m->key_refs;
+    u32vec *pool = &m->key_pool;
     pool->n = 0;
     for (size_t i = 0; i < n; i++) {
         refs[i].off = (uint32_t)pool->n;
         uint64_t h = 1469598103934665603ull;
         for (uint32_t f = m->cur.p[i]; f; f = m->a.f[f].parent) {
-            if (u32vec_push(pool, m->a.f[f].pos) != 0) goto oom;
+            if (u32vec_push(pool, m->a.f[f].pos) != 0) return -1;
             h = (h ^ m->a.f[f].pos) * 1099511628211ull;
         }
         refs[i].len = (uint32_t)(pool->n - refs[i].off);
@@ -388,24 +391,14 @@ static int state_key(slm_grammar_matcher *m, u32vec *pool, u32vec *out) {
         }
         refs[j] = r;
     }
+    u32vec *out = &m->key;
     out->n = 0;
     for (size_t i = 0; i < n; i++) {
-        if (u32vec_push(out, refs[i].len) != 0) goto oom;
+        if (u32vec_push(out, refs[i].len) != 0) return -1;
         for (uint32_t k = 0; k < refs[i].len; k++)
-            if (u32vec_push(out, pool->p[refs[i].off + k]) != 0) goto oom;
+            if (u32vec_push(out, pool->p[refs[i].off + k]) != 0) return -1;
     }
-    free(refs);
     return 0;
-oom:
-    free(refs);
-    return -1;
-}
-
-int gshared_state_key(slm_grammar_matcher *m, u32vec *out) {
-    u32vec pool = {0};
-    int rc = state_key(m, &pool, out);
-    free(pool.p);
-    return rc;
 }
 
 /* ---- public API ---- */

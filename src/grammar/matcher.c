@@ -31,6 +31,8 @@ void slm_grammar_matcher_free(slm_grammar_matcher *m) {
     vec_free(&m->dist_chain);
     free(m->tcost);
     vec_free(&m->key);
+    vec_free(&m->key_pool);
+    free(m->key_refs);
     if (m->sh) gshared_detach(m->v, m->sh);
     free(m);
 }

@@ -109,7 +109,9 @@ struct slm_grammar_matcher {
     u32vec dist_chain;    /* scratch for frame_dist */
     uint32_t *tcost;      /* per token: tokens still needed after it (budget walk) */
     gsh_entry *sh;        /* this grammar's entry in the vocabulary's shared cache, or NULL */
-    u32vec key;           /* state key scratch (mask_shared.c) */
+    u32vec key, key_pool; /* state key and its scratch (mask_shared.c) */
+    struct stack_ref *key_refs;
+    size_t key_refs_cap;
 };
 
 /* Runs bytes from the current set (matcher.c). Returns 1 if all were
@@ -134,12 +136,13 @@ gsh_entry *gshared_attach(const slm_grammar_vocab *v, const slm_grammar *g);
 void gshared_detach(const slm_grammar_vocab *v, gsh_entry *e);
 /* The entry's distance table (computed on first use), NULL on OOM. */
 const uint32_t *gshared_rest(const slm_grammar_vocab *v, gsh_entry *e, const slm_grammar *g);
-/* The current state's key (frame-number free) into out; -1: no key. */
-int gshared_state_key(slm_grammar_matcher *m, u32vec *out);
+/* The current state's key (frame-number free) into m->key; -1: no key. */
+int gshared_state_key(slm_grammar_matcher *m);
 /* 1 and the mask in out (overwritten) on a hit, 0 on a miss. */
 int gshared_lookup(const slm_grammar_vocab *v, const gsh_entry *e, const uint32_t *key, size_t n, uint32_t *out);
+/* Stores a mask (scratch: any vector, for the token list). */
 void gshared_insert(const slm_grammar_vocab *v, const gsh_entry *e, const uint32_t *key, size_t n,
-                    const uint32_t *mask);
+                    const uint32_t *mask, u32vec *scratch);
 
 /* ---- distance to the end (distance.c) ---------------------------- */
 #define GDIST_INF (UINT32_MAX - 1) /* cannot reach the end */
