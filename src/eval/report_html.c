@@ -232,6 +232,8 @@ static void chart_calibration(ev_buf *b, const json_t *cal) {
     calibration_table(b, cal);
 }
 
+static void routing_table(ev_buf *b, const json_t *targets);
+
 /* Routed targets: one stacked bar per target of the share each tier
  * answered (colours by tier, legend below), then a table with the
  * escalation rate. */
@@ -277,7 +279,15 @@ static void chart_tiers(ev_buf *b, const json_t *targets) {
         ev_html_escape(b, json_string_value(json_array_get(names, c)));
         ev_buf_puts(b, "</text>");
     }
-    ev_buf_puts(b, "</svg><table id=\"routing\"><tr><th class=l>target</th><th class=l>tier</th><th>n</th>"
+    ev_buf_puts(b, "</svg>");
+    routing_table(b, targets);
+    json_decref(names);
+}
+
+static void routing_table(ev_buf *b, const json_t *targets) {
+    size_t i;
+    json_t *t;
+    ev_buf_puts(b, "<table id=\"routing\"><tr><th class=l>target</th><th class=l>tier</th><th>n</th>"
                    "<th>share</th><th>success</th><th>escalated</th></tr>");
     json_array_foreach(targets, i, t) {
         const json_t *r = json_object_get(t, "routing");
@@ -298,7 +308,6 @@ static void chart_tiers(ev_buf *b, const json_t *targets) {
         }
     }
     ev_buf_puts(b, "</table>");
-    json_decref(names);
 }
 
 static void tag_tables(ev_buf *b, const json_t *targets) {
@@ -350,6 +359,14 @@ static void failed_cases(ev_buf *b, const json_t *results) {
         ev_buf_puts(b, "</pre><div>output</div><pre>");
         ev_html_escape(b, json_string_value(json_object_get(r, "output")));
         ev_buf_puts(b, "</pre>");
+        const json_t *jg = json_object_get(r, "judge");
+        if (jg) {
+            ev_buf_printf(b, "<div>judge: %s, score %lld</div><pre>",
+                          json_is_true(json_object_get(jg, "pass")) ? "pass" : "fail",
+                          (long long)json_integer_value(json_object_get(jg, "score")));
+            ev_html_escape(b, json_string_value(json_object_get(jg, "reason")));
+            ev_buf_puts(b, "</pre>");
+        }
         const json_t *tc = json_object_get(r, "tool_calls");
         if (json_array_size(tc)) {
             char *s = json_dumps(tc, JSON_INDENT(1));
