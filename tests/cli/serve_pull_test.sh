@@ -112,6 +112,16 @@ ok "the new blob was loaded" "grep -q 'loaded flip:latest (.*sha256-$Q6)' '$SERV
 for _ in $(seq 30); do grep -q 'unloading flip:latest (removed' "$SERVER_LOG" && break; sleep 0.1; done
 ok "the old version was unloaded" "grep -q 'unloading flip:latest (removed' '$SERVER_LOG'"
 
+# ---- a Hugging Face name: pulled, shown, used, listed under its canonical name ----
+req POST /api/pull '{"model":"hf.co/tinystories/stories260K-GGUF:q6_k","stream":false}'
+check "pull an hf.co name" "$CODE" 200
+req POST /api/show '{"model":"hf.co/tinystories/stories260K-GGUF:Q6_K"}'
+check "show an hf.co store model" "$CODE $(jget "$TMP/body" 'j["details"]["format"]')" "200 gguf"
+req POST /v1/completions '{"model":"hf.co/tinystories/stories260K-GGUF:Q6_K","prompt":"Once","max_tokens":2}'
+check "OpenAI completion with an hf.co model" "$CODE $(jget "$TMP/body" 'j["model"]')" "200 hf.co/tinystories/stories260K-GGUF:Q6_K"
+req GET /v1/models/hf.co/tinystories/stories260K-GGUF:Q6_K
+check "/v1/models/NAME with slashes" "$CODE" 200
+
 # ---- pins ----
 req POST /api/chat "{\"model\":\"stories:f16@sha256:$F16\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"stream\":false,\"options\":{\"num_predict\":2}}"
 check "pinned name with the right digest" "$CODE" 200
@@ -144,7 +154,7 @@ ok "corrupt model not listed" "! names | grep -q corrupt"
 req DELETE /api/delete '{"model":"stories:f16"}'
 check "delete" "$CODE" 200
 req GET /api/tags
-check "deleted model gone from tags" "$(names)" "stories260K flip:latest parstall:latest stories:latest stories:q4"
+check "deleted model gone from tags" "$(names)" "stories260K flip:latest hf.co/tinystories/stories260K-GGUF:Q6_K parstall:latest stories:latest stories:q4"
 req POST /api/chat '{"model":"stories:f16","messages":[],"stream":false}'
 check "deleted model -> 404" "$CODE" 404
 req POST /api/delete '{"model":"stories:f16"}'
