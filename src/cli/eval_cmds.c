@@ -43,7 +43,8 @@ static void eval_usage(FILE *f) {
             "                       target (--local) is the local model (in process, or a\n"
             "                       server returning logprobs: its token log-probabilities\n"
             "                       are the signals), the last (--frontier) the escalation one\n"
-            "  --target PCT         keep success within PCT%% of all-frontier (default 98)\n"
+            "  --target PCT         keep success within PCT%% of all-frontier (default 98;\n"
+            "                       a value that is not a number names a target, as -t)\n"
             "  --signal NAME        mean_logprob, min_logprob, entropy or all (default all)\n"
             "  --local L, --frontier F  target labels for --calibrate\n"
             "  --write [FILE]       write the chosen threshold into slm.yaml (default: --config)\n"
@@ -318,7 +319,14 @@ static int calibrate(const eval_args *a, const cfg_ctx *x, const slm_eval_run *r
     if (a->write && !path) rc = (fprintf(stderr, "slm eval: --write: no slm.yaml (give --write FILE or --config)\n"), 2);
     else if (a->write && slm_eval_config_set_confidence(path, slm_calib_signal_key(c.signal), c.value, &err))
         rc = (fprintf(stderr, "slm eval: --write: %s\n", err.msg), 1);
-    else if (a->write) fprintf(stderr, "slm eval: wrote confidence.%s: %g to %s\n", slm_calib_signal_key(c.signal), c.value, path);
+    else if (a->write) {
+        fprintf(stderr, "slm eval: wrote confidence.%s: %g to %s\n", slm_calib_signal_key(c.signal), c.value, path);
+        slm_route_config *cfg = NULL;
+        if (!slm_route_config_load(path, &cfg, &err) && !cfg->confidence.enabled)
+            fprintf(stderr, "slm eval: note: confidence.enabled is false in %s: the threshold has no effect until it is true\n",
+                    path);
+        slm_route_config_free(cfg);
+    }
     slm_calib_choice_free(&c);
     return rc;
 }
