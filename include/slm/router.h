@@ -14,7 +14,8 @@
  *            confidence check (fail -> escalate to the next tier); a remote
  *            model through slm_upstream_chat (retries with backoff, then the
  *            next model, then the next tier; failing upstreams cool down).
- *   record   one ledger row: tiers tried and why, tokens, latency, cost.
+ *   record   one ledger row (queued for the ledger's writer thread): tiers tried
+ *            and why, tokens, latency, cost.
  *
  * No config file: one local tier named "local" holding the caller's model;
  * every request goes there, exactly as without a router.
@@ -166,6 +167,10 @@ typedef struct slm_route_request {
     void *header_ctx;
     const char *key_id;          /* caller's API key id for budgets/ledger (NULL: anonymous) */
     int64_t prompt_tokens;       /* exact count when known, else 0 (estimated from chars) */
+    /* The caller sends a remote non-streaming answer on as the upstream's
+     * bytes: it comes back in outcome->raw (response stays NULL), which
+     * spares parsing and re-serialising it. false: always parsed. */
+    bool raw_answer;
 } slm_route_request;
 
 #define SLM_ROUTE_MAX_PLAN 32
@@ -260,6 +265,8 @@ typedef struct slm_upstream_result {
     int attempts;                /* tries made (1 + retries) */
     bool streamed;               /* bytes were passed to the stream callback */
     char error[256];             /* why it failed ("" when ok) */
+    char *raw;                   /* slm_upstream_chat_raw: the 200 body as received (owned) */
+    size_t raw_len;
 } slm_upstream_result;
 
 void slm_upstream_result_free(slm_upstream_result *r);
@@ -279,6 +286,12 @@ void slm_breaker_report(slm_breaker *b, int slot, bool ok, double now_s);
  * when the upstream answered 200; otherwise an error with res->error set. */
 slm_status slm_upstream_chat(const slm_route_config *c, const slm_route_model *m, const json_t *body,
                              slm_stream_fn stream_cb, void *stream_ctx, slm_upstream_result *res, slm_error *err);
+/* Same, but a non-streaming answer stays bytes (res->raw; response NULL):
+ * only its top-level "usage" member is parsed, and the body is checked to
+ * be one JSON object. */
+slm_status slm_upstream_chat_raw(const slm_route_config *c, const slm_route_model *m, const json_t *body,
+                                 slm_stream_fn stream_cb, void *stream_ctx, slm_upstream_result *res,
+                                 slm_error *err);
 
 /* ---- ledger ----------------------------------------------------------------- */
 
@@ -302,13 +315,42 @@ typedef struct slm_ledger_row {
     const char *content;         /* only when log_content is on */
 } slm_ledger_row;
 
+/* Writes go through a writer thread so that a request never waits for
+ * SQLite: rows are copied into a bounded queue and the writer inserts
+ * everything queued in one transaction (WAL, synchronous=NORMAL) at most
+ * flush_interval_s after the oldest queued row arrived, at once when a
+ * caller waits (slm_ledger_record, slm_ledger_flush) or the queue is half
+ * full, and before slm_ledger_close returns.
+ *
+ * Durability trade-off: a row is durable once its batch is committed. A
+ * process killed with SIGKILL loses at most the rows queued in the last
+ * flush interval (plus the batch being written); nothing committed is
+ * lost (a power cut may also drop the last WAL transactions, as with
+ * synchronous=NORMAL before). Rows are never dropped to save time: when
+ * the queue is full, slm_ledger_enqueue waits for the writer. */
+typedef struct slm_ledger_options {
+    int queue_rows;           /* rows queued before enqueue waits (<= 0: 4096) */
+    double flush_interval_s;  /* longest a row waits to be written (<= 0: 0.02) */
+} slm_ledger_options;
+
 /* Opens (creates) the ledger at path (NULL: $SLM_HOME/ledger.db, $SLM_HOME
- * default ~/.slm) in WAL mode. */
+ * default ~/.slm) in WAL mode and starts its writer thread (which blocks
+ * every signal). opts NULL: the defaults. */
 slm_status slm_ledger_open(const char *path, slm_ledger **out, slm_error *err);
+slm_status slm_ledger_open_opts(const char *path, const slm_ledger_options *opts, slm_ledger **out,
+                                slm_error *err);
+/* Writes everything queued, stops the writer, closes the database. */
 void slm_ledger_close(slm_ledger *l);
-/* One committed row per call (durable once this returns SLM_OK). */
+/* One row, committed when this returns SLM_OK (waits for the writer). */
 slm_status slm_ledger_record(slm_ledger *l, const slm_ledger_row *row, slm_error *err);
-/* Rows since a unix time (0: all). */
+/* One row queued for the writer (copied; row may be freed on return).
+ * Returns as soon as it is queued, waiting only while the queue is full.
+ * The router uses this on the request path. */
+slm_status slm_ledger_enqueue(slm_ledger *l, const slm_ledger_row *row, slm_error *err);
+/* Waits until every row queued before the call is written; reports the
+ * last write failure among them, if any. */
+slm_status slm_ledger_flush(slm_ledger *l, slm_error *err);
+/* Rows since a unix time (0: all); queued rows are flushed first. */
 slm_status slm_ledger_count(slm_ledger *l, double since, int64_t *n, slm_error *err);
 /* Sum of remote_cost_usd since a time, optionally for one key (NULL: all). */
 slm_status slm_ledger_spent(slm_ledger *l, double since, const char *key_id, double *usd, slm_error *err);
@@ -351,6 +393,8 @@ typedef struct slm_route_outcome {
     char tried[512];
     char error[256];
     double cost_usd;
+    char *raw;                   /* request raw_answer: a remote answer's bytes (owned; then response is NULL) */
+    size_t raw_len;
 } slm_route_outcome;
 
 void slm_route_outcome_free(slm_route_outcome *o);

@@ -1,23 +1,17 @@
 /* The ledger: one SQLite row per request in $SLM_HOME/ledger.db (table
- * "requests", WAL journal). Each slm_ledger_record is its own transaction,
- * so a row is on disk when the call returns; with WAL and synchronous=NORMAL
- * a killed process (kill -9) loses nothing committed, only a power cut can
- * drop the last transactions. One connection guarded by a mutex; the
- * insert is a prepared statement reused for every row. */
+ * "requests", WAL journal, synchronous=NORMAL). This file holds the
+ * connection, the schema, the batch insert and the queries; rows reach it
+ * through the writer thread of ledger_queue.c, which commits one batch per
+ * flush interval (slm/router.h says what that means after a kill -9).
+ * One connection guarded by a mutex; the insert is a prepared statement
+ * reused for every row. */
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "router/router_internal.h"
-
-struct slm_ledger {
-    pthread_mutex_t mu;
-    sqlite3 *db;
-    sqlite3_stmt *insert;
-};
+#include "router/ledger_internal.h"
 
 static const char SCHEMA[] =
     "PRAGMA journal_mode=WAL;"
@@ -54,6 +48,11 @@ static slm_status default_path(char *out, size_t cap, slm_error *err) {
 }
 
 slm_status slm_ledger_open(const char *path, slm_ledger **out, slm_error *err) {
+    return slm_ledger_open_opts(path, NULL, out, err);
+}
+
+slm_status slm_ledger_open_opts(const char *path, const slm_ledger_options *opts, slm_ledger **out,
+                                slm_error *err) {
     *out = NULL;
     char def[4200];
     if (!path) {
@@ -63,6 +62,8 @@ slm_status slm_ledger_open(const char *path, slm_ledger **out, slm_error *err) {
     }
     slm_ledger *l = calloc(1, sizeof *l);
     if (!l) return slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&l->mu, NULL);
+    /* NOMUTEX: l->mu already serialises the writer thread and the queries */
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     slm_status st = SLM_OK;
     if (sqlite3_open_v2(path, &l->db, flags, NULL) != SQLITE_OK) st = db_fail(l->db, err, path);
@@ -75,72 +76,58 @@ slm_status slm_ledger_open(const char *path, slm_ledger **out, slm_error *err) {
         } else if (sqlite3_prepare_v2(l->db, INSERT, -1, &l->insert, NULL) != SQLITE_OK)
             st = db_fail(l->db, err, "prepare");
     }
+    if (!st) st = rt_ledger_start(l, opts, err);
     if (st) {
-        sqlite3_close(l->db);
-        free(l);
+        slm_ledger_close(l);
         return st;
     }
-    pthread_mutex_init(&l->mu, NULL);
     *out = l;
     return SLM_OK;
 }
 
 void slm_ledger_close(slm_ledger *l) {
     if (!l) return;
+    rt_ledger_stop(l); /* writes what is still queued */
     sqlite3_finalize(l->insert);
     sqlite3_close(l->db);
     pthread_mutex_destroy(&l->mu);
     free(l);
 }
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v) {
-    if (v) sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(s, i);
+/* One insert; SQLITE_DONE on success. */
+static int insert_one(slm_ledger *l, const lrow *r) {
+    sqlite3_reset(l->insert);
+    rt_lrow_bind(l->insert, r);
+    int rc = sqlite3_step(l->insert);
+    sqlite3_reset(l->insert);
+    sqlite3_clear_bindings(l->insert); /* the row's strings are freed after the batch */
+    return rc;
 }
 
-static void bind_row(sqlite3_stmt *s, const slm_ledger_row *r) {
-    int i = 1;
-    sqlite3_bind_double(s, i++, r->ts);
-    bind_text(s, i++, r->key_id);
-    bind_text(s, i++, r->task);
-    bind_text(s, i++, r->tier);
-    bind_text(s, i++, r->model);
-    bind_text(s, i++, r->rule);
-    bind_text(s, i++, r->tried);
-    sqlite3_bind_int(s, i++, r->escalated);
-    bind_text(s, i++, r->escalation_reason);
-    sqlite3_bind_int64(s, i++, r->tokens_in);
-    sqlite3_bind_int64(s, i++, r->tokens_out);
-    sqlite3_bind_int64(s, i++, r->tokens_cached);
-    sqlite3_bind_double(s, i++, r->latency_ms);
-    sqlite3_bind_double(s, i++, r->ttft_ms);
-    sqlite3_bind_double(s, i++, r->cost_usd);
-    sqlite3_bind_double(s, i++, r->remote_cost_usd);
-    sqlite3_bind_double(s, i++, r->frontier_cost_usd);
-    bind_text(s, i++, r->confidence);
-    sqlite3_bind_int(s, i++, r->sensitive);
-    sqlite3_bind_int(s, i++, r->status);
-    bind_text(s, i++, r->error);
-    bind_text(s, i++, r->content);
-}
-
-slm_status slm_ledger_record(slm_ledger *l, const slm_ledger_row *row, slm_error *err) {
-    if (!l) return SLM_OK;
+int rt_ledger_write(slm_ledger *l, lrow *const *rows, int n, char *why, size_t cap) {
     pthread_mutex_lock(&l->mu);
-    sqlite3_reset(l->insert);
-    sqlite3_clear_bindings(l->insert);
-    bind_row(l->insert, row);
-    int rc = sqlite3_step(l->insert); /* autocommit: one transaction per row */
-    slm_status st = rc == SQLITE_DONE ? SLM_OK : db_fail(l->db, err, "insert");
-    sqlite3_reset(l->insert);
+    bool ok = sqlite3_exec(l->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+    for (int i = 0; ok && i < n; i++) ok = insert_one(l, rows[i]) == SQLITE_DONE;
+    ok = ok && sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+    int lost = 0;
+    if (!ok) { /* one bad row (or a full disk): retry each row on its own */
+        snprintf(why, cap, "%s", sqlite3_errmsg(l->db));
+        if (!sqlite3_get_autocommit(l->db)) sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+        for (int i = 0; i < n; i++)
+            if (insert_one(l, rows[i]) != SQLITE_DONE) {
+                lost++;
+                snprintf(why, cap, "%s", sqlite3_errmsg(l->db));
+            }
+    }
     pthread_mutex_unlock(&l->mu);
-    return st;
+    return lost;
 }
 
 /* Runs a one-value query with a since bound (and an optional key). */
 static slm_status scalar_query(slm_ledger *l, const char *sql, double since, const char *key, double *out,
                                slm_error *err) {
     *out = 0;
+    slm_ledger_flush(l, NULL); /* count what was recorded so far; a row that failed is simply absent */
     pthread_mutex_lock(&l->mu);
     sqlite3_stmt *s = NULL;
     slm_status st = SLM_OK;
@@ -170,5 +157,8 @@ slm_status slm_ledger_spent(slm_ledger *l, double since, const char *key_id, dou
 }
 
 /* For usage.c: the raw connection (callers hold no lock: reports run in
- * the CLI, not concurrently with a writer in the same process). */
-sqlite3 *rt_ledger_db(slm_ledger *l) { return l->db; }
+ * the CLI, where nothing else writes through this handle). */
+sqlite3 *rt_ledger_db(slm_ledger *l) {
+    slm_ledger_flush(l, NULL); /* the report sees every row recorded so far */
+    return l->db;
+}

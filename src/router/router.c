@@ -193,7 +193,9 @@ static int try_remote(rt_run *x, slm_stream_fn cb, void *cbctx, int i) {
         return i + 1;
     }
     slm_upstream_result res;
-    slm_status st = slm_upstream_chat(r->cfg, m, x->req->body, x->stream ? cb : NULL, cbctx, &res, NULL);
+    slm_status st = x->req->raw_answer && !x->stream
+                        ? slm_upstream_chat_raw(r->cfg, m, x->req->body, NULL, NULL, &res, NULL)
+                        : slm_upstream_chat(r->cfg, m, x->req->body, x->stream ? cb : NULL, cbctx, &res, NULL);
     slm_breaker_report(r->breaker, slot, st == SLM_OK, slm_now_s());
     double cost = rt_cost(m, res.tokens_in, res.tokens_out);
     x->cost += cost;
@@ -213,7 +215,10 @@ static int try_remote(rt_run *x, slm_stream_fn cb, void *cbctx, int i) {
     x->tin = res.tokens_in, x->tout = res.tokens_out, x->tcached = res.tokens_cached;
     x->ttft_s = res.ttft_s;
     answered(x, t, m, res.response, res.streamed);
+    x->out->raw = res.raw;
+    x->out->raw_len = res.raw_len;
     res.response = NULL;
+    res.raw = NULL;
     return -1;
 }
 
@@ -240,7 +245,8 @@ static void record(rt_run *x, double t_start_unix, int64_t t0_us) {
     char *conf = x->conf ? json_dumps(x->conf, JSON_COMPACT) : NULL;
     char *content = NULL;
     if (c->log_content) {
-        json_t *j = json_pack("{s:O,s:O?}", "request", x->req->body, "response", o->response);
+        json_t *resp = o->raw ? json_loadb(o->raw, o->raw_len, 0, NULL) : json_incref(o->response);
+        json_t *j = json_pack("{s:O,s:o?}", "request", x->req->body, "response", resp);
         content = j ? json_dumps(j, JSON_COMPACT) : NULL;
         json_decref(j);
     }
@@ -255,7 +261,10 @@ static void record(rt_run *x, double t_start_unix, int64_t t0_us) {
         .sensitive = d->sensitive, .status = o->http_status, .error = o->error[0] ? o->error : NULL,
         .content = content,
     };
-    slm_ledger_record(r->ledger, &row, NULL); /* a ledger failure must not fail the answer */
+    /* Queued for the ledger's writer thread: SQLite stays off the request
+     * path (durable within the flush interval); a ledger failure must not
+     * fail the answer. */
+    slm_ledger_enqueue(r->ledger, &row, NULL);
     rt_budget_add(r->budget, x->req->key_id, x->remote_cost, t_start_unix);
     o->cost_usd = x->cost;
     free(conf);
@@ -293,4 +302,7 @@ void slm_route_outcome_free(slm_route_outcome *o) {
     if (!o) return;
     json_decref(o->response);
     o->response = NULL;
+    free(o->raw);
+    o->raw = NULL;
+    o->raw_len = 0;
 }
