@@ -185,8 +185,9 @@ bool slm_grammar_matcher_is_done(const slm_grammar_matcher *m);
  * included):
  *
  *   fill_mask(m, mask); t = sample_masked(mask);
- *   if (!token_fits(m, t, left)) {          (cheap: one step, no mask)
+ *   if (accept_token_budget(m, t, left) == SLM_ERR_RANGE) {  (one step)
  *       budget_mask(m, mask, left); t = sample_masked(mask);
+ *       accept_token(m, t);
  *   }
  *
  * slm_engine's scheduler does this with left = min(max_tokens - generated,
@@ -201,6 +202,12 @@ size_t slm_grammar_matcher_distance(slm_grammar_matcher *m);
  * budget - 1. An EOS token fits when the grammar may end here. false for
  * a token the grammar refuses. State unchanged. */
 bool slm_grammar_matcher_token_fits(slm_grammar_matcher *m, int32_t tok, int32_t budget);
+
+/* accept_token, but only if tok fits `budget` (as token_fits), in one
+ * step: SLM_ERR_RANGE (state unchanged) when it does not. The cheap way
+ * to check every sampled token. */
+slm_status slm_grammar_matcher_accept_token_budget(slm_grammar_matcher *m, int32_t tok, int32_t budget,
+                                                  slm_error *err);
 
 /* Restricts a mask that fill_mask wrote for the current state to the
  * tokens that fit `budget` (as token_fits). If none fits (the budget was

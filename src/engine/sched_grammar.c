@@ -6,8 +6,9 @@
  * constraint first watches the output (special tokens rendered) for a
  * trigger, then starts the matcher on the text from the trigger on.
  * Everything fails closed: a grammar error ends the request with an error.
- * Budget-aware completion: when the sampled token would leave the output
- * unable to end before max_tokens (or the context) runs out, the mask is
+ * Budget-aware completion: the sampled token is taken by the matcher in
+ * the same step as the check that the output can still end before
+ * max_tokens (or the context) runs out; when it cannot, the mask is
  * narrowed to the tokens that still fit and the token is sampled again.
  * Main data: slm_constraint (below) and the grammar fields of sched_slot. */
 #include <stdlib.h>
@@ -77,6 +78,7 @@ static slm_status start_matcher(slm_sched *s, sched_slot *sl, slm_error *err) {
 slm_status sched_grammar_start(slm_sched *s, sched_slot *sl, slm_error *err) {
     const slm_constraint *c = sl->req->cons;
     sl->n_masked = 0;
+    sl->grammar_taken = false;
     sl->mask_s = sl->mask_max_s = 0;
     sl->trig_len = 0;
     if (!c) return SLM_OK;
@@ -111,14 +113,21 @@ int32_t sched_grammar_sample(slm_sched *s, sched_slot *sl, const float *logits, 
         return -1;
     }
     int32_t tok = slm_sampler_sample_masked(sl->smp, logits, sl->mask);
-    int32_t left = tokens_left(s, sl);
-    if (tok >= 0 && !slm_grammar_matcher_token_fits(sl->matcher, tok, left)) {
-        /* near the limit: only tokens that still let the output end in time */
-        if (slm_grammar_matcher_budget_mask(sl->matcher, sl->mask, left, err) != SLM_OK) {
+    if (tok >= 0) {
+        /* taken here, in one step with the budget check; accept skips it */
+        int32_t left = tokens_left(s, sl);
+        slm_status st = slm_grammar_matcher_accept_token_budget(sl->matcher, tok, left, err);
+        if (st == SLM_ERR_RANGE) {
+            /* near the limit: only tokens that still let the output end in time */
+            st = slm_grammar_matcher_budget_mask(sl->matcher, sl->mask, left, err);
+            tok = st == SLM_OK ? slm_sampler_sample_masked(sl->smp, logits, sl->mask) : -1;
+            if (tok >= 0) st = slm_grammar_matcher_accept_token(sl->matcher, tok, err);
+        }
+        if (st != SLM_OK) {
             slm_error_prefix(err, "grammar");
             return -1;
         }
-        tok = slm_sampler_sample_masked(sl->smp, logits, sl->mask);
+        sl->grammar_taken = tok >= 0;
     }
     double dt = slm_now_s() - t0;
     sl->n_masked++;
@@ -181,6 +190,10 @@ static slm_status watch_triggers(slm_sched *s, sched_slot *sl, int32_t tok, slm_
 }
 
 slm_status sched_grammar_accept(slm_sched *s, sched_slot *sl, int32_t tok, slm_error *err) {
+    if (sl->matcher && sl->grammar_taken) { /* sched_grammar_sample took it already */
+        sl->grammar_taken = false;
+        return SLM_OK;
+    }
     if (sl->matcher) {
         slm_status st = slm_grammar_matcher_accept_token(sl->matcher, tok, err);
         return st == SLM_OK ? SLM_OK : slm_error_prefix(err, "grammar");

@@ -86,6 +86,7 @@ typedef struct sched_slot {
     uint32_t *mask;
     char *trig;                   /* output with specials rendered, while waiting for a trigger */
     size_t trig_len, trig_cap;
+    bool grammar_taken;           /* the sampled token is already in the matcher */
     uint64_t n_masked;            /* added to the scheduler's stats when the request ends */
     double mask_s, mask_max_s;
 } sched_slot;

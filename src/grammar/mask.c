@@ -131,7 +131,7 @@ static slm_status plain_walk(slm_grammar_matcher *m, uint32_t *mask, slm_error *
 
 /* The memoized walk first; the plain one when it gives up. */
 static slm_status walk_fill(slm_grammar_matcher *m, uint32_t *mask, slm_error *err) {
-    int rc = gmemo_walk(m, mask);
+    int rc = gmemo_walk(m, mask, GDIST_UNKNOWN, NULL);
     if (rc == GMEMO_OK) return SLM_OK;
     if (rc == GMEMO_FAILED) return slm_error_set(err, m->a.fail_code, "%s", m->a.fail_msg);
     return plain_walk(m, mask, err);

@@ -16,6 +16,9 @@
  * an open-addressing table from contents to set index, and trans[set*256 +
  * byte] = 0 unknown, 1 dead (empty set), k + 2 = set k.
  *
+ * Budget walk (budget.c): with a cost limit, tokens are kept only when
+ * the set they lead to can still end within it (cost per set, memoized).
+ *
  * Budgets: if the walk creates too many frames or sets (a grammar whose
  * stacks do not repeat), it stops, rolls back and reports GMEMO_GIVE_UP;
  * mask.c then runs the plain walk, which keeps the old memory bound. */
@@ -40,6 +43,8 @@ struct gmemo {
     uint32_t *off, *len, *acc; /* per set; acc: set holds only the empty stack */
     uint64_t *hash;
     gbyteset *loop; /* per set: bytes known to lead back to the same set */
+    uint32_t *cost; /* per set: tokens still needed to end (budget walk), GDIST_UNKNOWN until asked */
+    uint32_t limit, min_cost; /* budget walk: keep sets with cost <= limit; cheapest set seen */
     uint32_t *trans;
     size_t n_sets, cap_sets;
     uint32_t *ht; /* set index + 1, 0 = empty */
@@ -59,6 +64,7 @@ void gmemo_free(gmemo *mm) {
     free(mm->acc);
     free(mm->hash);
     free(mm->loop);
+    free(mm->cost);
     free(mm->trans);
     free(mm->ht);
     free(mm->sid);
@@ -90,6 +96,9 @@ static int grow_sets(gmemo *mm) {
     gbyteset *loop = realloc(mm->loop, nc * sizeof *loop);
     if (!loop) return -1;
     mm->loop = loop;
+    uint32_t *cost = realloc(mm->cost, nc * sizeof *cost);
+    if (!cost) return -1;
+    mm->cost = cost;
     uint32_t *tr = realloc(mm->trans, nc * 256 * sizeof *tr);
     if (!tr) return -1;
     mm->trans = tr;
@@ -131,6 +140,7 @@ static int64_t memo_intern(gmemo *mm, const uint32_t *t, size_t n, size_t limit)
     }
     memset(mm->trans + s * 256, 0, 256 * sizeof *mm->trans);
     memset(&mm->loop[s], 0, sizeof mm->loop[s]);
+    mm->cost[s] = GDIST_UNKNOWN;
     size_t h = (size_t)hv & (mm->ht_cap - 1);
     while (mm->ht[h]) h = (h + 1) & (mm->ht_cap - 1);
     mm->ht[h] = (uint32_t)s + 1;
@@ -267,6 +277,17 @@ static const uint32_t *class_bits(const slm_grammar_vocab *v, gmemo *mm, const g
     return c->bits;
 }
 
+/* Whether the tokens leading to set s go in the mask: always, except in a
+ * budget walk, where the set's cost must be within the limit (the
+ * cheapest cost of any set reached is recorded either way). */
+static int keep(slm_grammar_matcher *m, gmemo *mm, uint32_t s) {
+    if (mm->limit == GDIST_UNKNOWN) return 1;
+    if (mm->cost[s] == GDIST_UNKNOWN)
+        mm->cost[s] = mm->acc[s] ? 0 : gdist_set_cost(m, mm->pool.p + mm->off[s], mm->len[s]);
+    if (mm->cost[s] < mm->min_cost) mm->min_cost = mm->cost[s];
+    return mm->cost[s] <= mm->limit;
+}
+
 /* Steps the root set by every byte (the walk would try nearly all of them
  * anyway), so its loop class is exact; if that class is large, ORs in its
  * cached token set and returns 1: the walk may then skip every path that
@@ -278,17 +299,20 @@ static int root_class(slm_grammar_matcher *m, gmemo *mm, uint32_t s0, size_t mar
     gbyteset l = mm->loop[s0];
     const uint32_t *bits = class_bits(m->v, mm, &l);
     if (!bits) return 0;
+    if (!keep(m, mm, s0)) return 1; /* budget walk: the class's tokens stay in s0, which is too far */
     size_t words = slm_grammar_vocab_mask_words(m->v);
     for (size_t w = 0; w < words; w++) mask[w] |= bits[w];
     return 1;
 }
 
-int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask) {
+int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask, uint32_t limit, uint32_t *min_cost) {
     const slm_grammar_vocab *v = m->v;
     garena *a = &m->a;
     size_t mark0 = a->n;
     if (ensure_memo(m) != 0) return GMEMO_GIVE_UP;
     gmemo *mm = m->memo;
+    mm->limit = limit;
+    mm->min_cost = GDIST_UNKNOWN;
     int64_t s0 = memo_intern(mm, m->cur.p, m->cur.n, max_sets(m));
     if (s0 < 0) return GMEMO_GIVE_UP;
     int rc = root_class(m, mm, (uint32_t)s0, mark0, mask);
@@ -316,8 +340,9 @@ int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask) {
         if (r == TRANS_UNKNOWN) r = step(m, mm, s, v->node_byte[i], mark0);
         if (r == s + 2 && subtree_loops(v, mm, i, s)) {
             /* the whole subtree stays in s: all its tokens are allowed */
-            for (uint32_t k = v->tok_off[i]; k < v->tok_off[v->node_end[i]]; k++)
-                mask[v->tok[k] >> 5] |= 1u << (v->tok[k] & 31);
+            if (keep(m, mm, s))
+                for (uint32_t k = v->tok_off[i]; k < v->tok_off[v->node_end[i]]; k++)
+                    mask[v->tok[k] >> 5] |= 1u << (v->tok[k] & 31);
             i = v->node_end[i];
             continue;
         }
@@ -326,8 +351,9 @@ int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask) {
             i = v->node_end[i];
             continue;
         }
-        for (uint32_t k = v->tok_off[i]; k < v->tok_off[i + 1]; k++)
-            mask[v->tok[k] >> 5] |= 1u << (v->tok[k] & 31);
+        if (v->tok_off[i] < v->tok_off[i + 1] && keep(m, mm, r - 2))
+            for (uint32_t k = v->tok_off[i]; k < v->tok_off[i + 1]; k++)
+                mask[v->tok[k] >> 5] |= 1u << (v->tok[k] & 31);
         if (mm->acc[r - 2]) {
             i = v->node_end[i];
             continue;
@@ -337,6 +363,7 @@ int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask) {
         i++;
     }
     garena_rollback(a, mark0);
+    if (min_cost) *min_cost = mm->min_cost;
     return GMEMO_OK;
 give_up:
     if (a->failed) return GMEMO_FAILED; /* sticky; the caller reports it */

@@ -109,7 +109,7 @@ oom:
     return 0;
 }
 
-static void commit(slm_grammar_matcher *m) {
+void gmatch_commit(slm_grammar_matcher *m) {
     u32vec t = m->cur;
     m->cur = m->scratch;
     m->scratch = t;
@@ -131,7 +131,7 @@ bool slm_grammar_matcher_accept_bytes(slm_grammar_matcher *m, const char *bytes,
         if (!m->a.failed) garena_rollback(&m->a, mark);
         return false;
     }
-    commit(m);
+    gmatch_commit(m);
     return true;
 }
 

@@ -119,6 +119,8 @@ struct slm_grammar_matcher {
  * the caller rolls back (unless m->a.failed) or commits. */
 int gmatch_run_bytes(slm_grammar_matcher *m, const uint8_t *b, size_t len);
 int gmatch_is_eos(const slm_grammar_vocab *v, int32_t tok);
+/* Makes m->scratch (a run_bytes result) the current set. */
+void gmatch_commit(slm_grammar_matcher *m);
 
 /* Plain trie walk (mask.c): calls visit for every trie node whose bytes
  * the grammar accepts from the current state, with the stack set after
@@ -168,7 +170,10 @@ void gmask_cache_free(gmask_cache *c);
  * walks the plain way on top of it);
  * GMEMO_FAILED: the arena hit a limit (m->a.failed is set). */
 enum { GMEMO_OK = 0, GMEMO_GIVE_UP = 1, GMEMO_FAILED = 2 };
-int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask);
+/* limit: GDIST_UNKNOWN for a plain mask; else a budget walk: only tokens
+ * whose next state costs <= limit (distance.c), and *min_cost (may be
+ * NULL) gets the cheapest cost among all allowed tokens. */
+int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask, uint32_t limit, uint32_t *min_cost);
 void gmemo_free(gmemo *mm);
 
 #endif

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grammar/matcher_internal.h"
 #include "slm/grammar.h"
 
 static slm_grammar *schema(const char *s) {
@@ -278,13 +279,17 @@ static void test_budget_generations_end_in_time(void **state) {
     tvocab_free(&tv);
 }
 
-/* budget_mask keeps exactly the allowed tokens that fit. */
-static void test_budget_mask_matches_token_fits(void **state) {
-    (void)state;
+/* budget_mask keeps exactly the allowed tokens that fit, and
+ * accept_token_budget takes exactly those (else SLM_ERR_RANGE, state
+ * unchanged: the next token still sees the same mask). Both walks: the
+ * memoized one with a cost limit and the plain fallback. */
+/* memo_max_sets 1: the memoized walk gives up at once (plain fallback) */
+static void budget_mask_check(uint32_t memo_max_sets) {
     tvocab tv;
     tvocab_init(&tv);
     slm_grammar *g = schema(OBJ);
     slm_grammar_matcher *m = matcher(g, tv.v);
+    m->memo_max_sets = memo_max_sets;
     const char *states[] = {"", "{\"name\":\"ab", "{\"name\":\"\",\"tags\":[\"x\"", "{\"name\":\"\",\"n\":1"};
     slm_error err;
     for (size_t s = 0; s < sizeof states / sizeof *states; s++)
@@ -305,10 +310,27 @@ static void test_budget_mask_matches_token_fits(void **state) {
             }
             assert_true(n_lim > 0);
             if (n_fit > 0) assert_int_equal(n_lim, n_fit);
+            /* accept_token_budget takes exactly the tokens that fit */
+            for (int32_t t = 0; t < tv.n; t++) {
+                if (!bit(full, t)) continue;
+                int fits = slm_grammar_matcher_token_fits(m, t, budget);
+                slm_status st = slm_grammar_matcher_accept_token_budget(m, t, budget, &err);
+                assert_int_equal(st, fits ? SLM_OK : SLM_ERR_RANGE);
+                if (st == SLM_OK) { /* moved: back to the state */
+                    slm_grammar_matcher_reset(m);
+                    assert_true(slm_grammar_matcher_accept_bytes(m, states[s], strlen(states[s]), &err));
+                }
+            }
         }
     slm_grammar_matcher_free(m);
     slm_grammar_free(g);
     tvocab_free(&tv);
+}
+
+static void test_budget_mask_matches_token_fits(void **state) {
+    (void)state;
+    budget_mask_check(0);
+    budget_mask_check(1);
 }
 
 /* Distance after text + token t (a replay: matchers have no undo);
