@@ -53,6 +53,10 @@ slm_status rt_decide(const slm_route_config *c, const slm_route_request *req, bo
 struct sqlite3;
 struct sqlite3 *rt_ledger_db(slm_ledger *l);
 
+/* Finds the top-level member key of the JSON object in buf (json_scan.c):
+ * false when buf is not one object; *val NULL when the key is absent. */
+bool rt_json_member(const char *buf, size_t len, const char *key, const char **val, size_t *vlen);
+
 /* Once per process: curl_global_init (upstream.c). */
 void rt_curl_init(void);
 

@@ -6,8 +6,11 @@
  * for the usage chunk; once bytes went out nothing is retried.
  *
  * Main structure: up_call, the state of one HTTP exchange (status, body
- * buffer or SSE line buffer, usage, timings). Easy handles are cached per
- * thread so keep-alive connections to the same upstream are reused. */
+ * buffer or SSE line buffer, usage, timings). Easy handles (and with them
+ * their kept-alive connections) live in a pool per base_url: a request
+ * takes one, uses it and gives it back, so any thread reuses the open
+ * connections to that upstream. Options are set in full on every use, so
+ * a handle needs no curl_easy_reset between requests. */
 #include <curl/curl.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@
 
 #define MAX_BODY (16u << 20)
 #define MAX_SSE_LINE (1u << 20)
+#define POOL_KEEP 64 /* idle handles kept per upstream */
 
 typedef struct up_call {
     slm_stream_fn cb;
@@ -35,26 +39,53 @@ typedef struct up_call {
     int64_t tin, tout, tcached, n_chunks;
 } up_call;
 
-static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
-static pthread_key_t g_handle_key;
+/* Idle easy handles of one upstream (base_url). */
+typedef struct up_pool {
+    char *base_url;
+    CURL *idle[POOL_KEEP];
+    int n_idle;
+    struct up_pool *next;
+} up_pool;
 
-static void free_handle(void *h) { curl_easy_cleanup(h); }
-static void curl_init_once(void) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    pthread_key_create(&g_handle_key, free_handle);
-}
+static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t g_pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static up_pool *g_pools;
+
+static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 void rt_curl_init(void) { pthread_once(&g_curl_once, curl_init_once); }
 
-static CURL *thread_handle(void) {
-    rt_curl_init();
-    CURL *h = pthread_getspecific(g_handle_key);
-    if (h) {
-        curl_easy_reset(h); /* keeps the connection cache */
-        return h;
+static up_pool *pool_of(const char *base_url) { /* with g_pool_mu held */
+    for (up_pool *p = g_pools; p; p = p->next)
+        if (!strcmp(p->base_url, base_url)) return p;
+    up_pool *p = calloc(1, sizeof *p);
+    if (!p || !(p->base_url = strdup(base_url))) {
+        free(p);
+        return NULL;
     }
-    h = curl_easy_init();
-    if (h) pthread_setspecific(g_handle_key, h);
-    return h;
+    p->next = g_pools;
+    g_pools = p;
+    return p;
+}
+
+static CURL *handle_take(const char *base_url) {
+    rt_curl_init();
+    pthread_mutex_lock(&g_pool_mu);
+    up_pool *p = pool_of(base_url);
+    CURL *h = p && p->n_idle ? p->idle[--p->n_idle] : NULL;
+    pthread_mutex_unlock(&g_pool_mu);
+    return h ? h : curl_easy_init();
+}
+
+static void handle_give(const char *base_url, CURL *h, bool healthy) {
+    if (!h) return;
+    pthread_mutex_lock(&g_pool_mu);
+    up_pool *p = healthy ? pool_of(base_url) : NULL;
+    if (p && p->n_idle < POOL_KEEP) {
+        p->idle[p->n_idle++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&g_pool_mu);
+    if (h) curl_easy_cleanup(h);
 }
 
 static bool append(up_call *u, const char *p, size_t n) {
@@ -141,12 +172,14 @@ static struct curl_slist *build_headers(const slm_route_model *m, bool stream) {
     return h;
 }
 
-/* The body sent upstream: "model" renamed; usage requested when streaming. */
+/* The body sent upstream: "model" renamed, routing hints dropped, usage
+ * requested when streaming. A shallow copy: only the top-level object is
+ * new, every value is shared with the request. */
 static char *upstream_body(const slm_route_config *c, const slm_route_model *m, const json_t *body, bool stream) {
-    json_t *b = json_deep_copy(body);
+    json_t *b = json_copy((json_t *)body); /* json_copy does not modify its argument */
     if (!b) return NULL;
     json_object_set_new(b, "model", json_string(m->upstream_model ? m->upstream_model : m->name));
-    json_object_del(b, "metadata"); /* routing hints stay here */
+    json_object_del(b, "metadata");
     if (stream && c->stream_usage && !json_object_get(b, "stream_options"))
         json_object_set_new(b, "stream_options", json_pack("{s:b}", "include_usage", 1));
     char *s = json_dumps(b, JSON_COMPACT);
@@ -154,6 +187,8 @@ static char *upstream_body(const slm_route_config *c, const slm_route_model *m, 
     return s;
 }
 
+/* Every option a request depends on, so a pooled handle carries nothing
+ * over from the previous request. */
 static void setup(CURL *h, const slm_route_model *m, const char *url, const char *body, struct curl_slist *hdr,
                   bool stream, up_call *u) {
     long ms = (long)(m->timeout_s > 0 ? m->timeout_s * 1000 : 60000);
@@ -163,12 +198,10 @@ static void setup(CURL *h, const slm_route_model *m, const char *url, const char
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ms < 10000 ? ms : 10000L);
-    if (stream) { /* a long stream is fine while bytes keep coming */
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)ceil((double)ms / 1000));
-    } else {
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms);
-    }
+    /* a long stream is fine while bytes keep coming; a whole answer has a deadline */
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, stream ? 1L : 0L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stream ? (long)ceil((double)ms / 1000) : 0L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, stream ? 0L : ms);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 #endif
@@ -210,22 +243,37 @@ static CURLcode attempt(CURL *h, const slm_route_model *m, const char *url, cons
     return rc;
 }
 
-static slm_status finish_ok(up_call *u, slm_upstream_result *res, slm_error *err) {
+static slm_status finish_ok(up_call *u, bool raw, slm_upstream_result *res, slm_error *err) {
     if (u->stream && u->streamed) {
         res->tokens_in = u->tin;
         res->tokens_out = u->tout ? u->tout : u->n_chunks; /* no usage chunk: one token per chunk */
         res->tokens_cached = u->tcached;
         return SLM_OK;
     }
-    json_error_t je;
-    res->response = u->buf ? json_loadb(u->buf, u->len, 0, &je) : NULL;
-    if (!json_is_object(res->response)) {
-        json_decref(res->response);
-        res->response = NULL;
-        rt_fmt(res->error, sizeof res->error, "upstream answered 200 with a body that is not a JSON object");
-        return slm_error_set(err, SLM_ERR_FORMAT, "%s", res->error);
+    const char *usage = NULL;
+    size_t ulen = 0;
+    if (raw) { /* the bytes go to the client as they are; only "usage" is parsed */
+        if (!u->buf || !rt_json_member(u->buf, u->len, "usage", &usage, &ulen)) {
+            rt_fmt(res->error, sizeof res->error, "upstream answered 200 with a body that is not a JSON object");
+            return slm_error_set(err, SLM_ERR_FORMAT, "%s", res->error);
+        }
+        json_t *uj = usage ? json_loadb(usage, ulen, 0, NULL) : NULL;
+        take_usage(u, uj);
+        json_decref(uj);
+        res->raw = u->buf;
+        res->raw_len = u->len;
+        u->buf = NULL;
+        u->len = u->cap = 0;
+    } else {
+        res->response = u->buf ? json_loadb(u->buf, u->len, 0, NULL) : NULL;
+        if (!json_is_object(res->response)) {
+            json_decref(res->response);
+            res->response = NULL;
+            rt_fmt(res->error, sizeof res->error, "upstream answered 200 with a body that is not a JSON object");
+            return slm_error_set(err, SLM_ERR_FORMAT, "%s", res->error);
+        }
+        take_usage(u, json_object_get(res->response, "usage"));
     }
-    take_usage(u, json_object_get(res->response, "usage"));
     res->tokens_in = u->tin;
     res->tokens_out = u->tout;
     res->tokens_cached = u->tcached;
@@ -238,8 +286,8 @@ static void describe_failure(CURLcode rc, const up_call *u, slm_upstream_result 
     else rt_fmt(res->error, sizeof res->error, "HTTP %ld: %.180s", u->status, u->buf ? u->buf : "");
 }
 
-slm_status slm_upstream_chat(const slm_route_config *c, const slm_route_model *m, const json_t *body,
-                             slm_stream_fn stream_cb, void *stream_ctx, slm_upstream_result *res, slm_error *err) {
+static slm_status chat(const slm_route_config *c, const slm_route_model *m, const json_t *body, slm_stream_fn stream_cb,
+                       void *stream_ctx, bool raw, slm_upstream_result *res, slm_error *err) {
     memset(res, 0, sizeof *res);
     if (!m || !m->base_url) return slm_error_set(err, SLM_ERR_INVALID_ARG, "upstream: model has no base_url");
     char url[2048];
@@ -249,7 +297,7 @@ slm_status slm_upstream_chat(const slm_route_config *c, const slm_route_model *m
         return slm_error_set(err, SLM_ERR_RANGE, "upstream: base_url too long");
     bool stream = json_is_true(json_object_get(body, "stream")) && stream_cb;
     char *payload = upstream_body(c, m, body, stream);
-    CURL *h = payload ? thread_handle() : NULL;
+    CURL *h = payload ? handle_take(m->base_url) : NULL;
     if (!h) {
         free(payload);
         return slm_error_set(err, SLM_ERR_NOMEM, "upstream: out of memory");
@@ -263,7 +311,7 @@ slm_status slm_upstream_chat(const slm_route_config *c, const slm_route_model *m
         res->http_status = (int)u.status;
         res->ttft_s = (double)(u.t0_us - t0) / 1e6 + u.ttft_s;
         if (rc == CURLE_OK && u.status == 200) {
-            st = finish_ok(&u, res, err);
+            st = finish_ok(&u, raw, res, err);
             break;
         }
         describe_failure(rc, &u, res);
@@ -272,14 +320,29 @@ slm_status slm_upstream_chat(const slm_route_config *c, const slm_route_model *m
     }
     res->streamed = u.streamed;
     res->latency_s = (double)(slm_now_us() - t0) / 1e6;
+    handle_give(m->base_url, h, true);
     free(u.buf);
     free(payload);
     if (st == SLM_ERR_IO) slm_error_set(err, SLM_ERR_IO, "upstream %s: %s", m->name, res->error);
     return st;
 }
 
+slm_status slm_upstream_chat(const slm_route_config *c, const slm_route_model *m, const json_t *body,
+                             slm_stream_fn stream_cb, void *stream_ctx, slm_upstream_result *res, slm_error *err) {
+    return chat(c, m, body, stream_cb, stream_ctx, false, res, err);
+}
+
+slm_status slm_upstream_chat_raw(const slm_route_config *c, const slm_route_model *m, const json_t *body,
+                                 slm_stream_fn stream_cb, void *stream_ctx, slm_upstream_result *res,
+                                 slm_error *err) {
+    return chat(c, m, body, stream_cb, stream_ctx, true, res, err);
+}
+
 void slm_upstream_result_free(slm_upstream_result *r) {
     if (!r) return;
     json_decref(r->response);
     r->response = NULL;
+    free(r->raw);
+    r->raw = NULL;
+    r->raw_len = 0;
 }

@@ -3,6 +3,7 @@
  * over a chat request's text, and token prices. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,17 +24,33 @@ void *rt_regex_compile(const char *pattern, bool caseless, char *why, size_t cap
         snprintf(why, cap, "bad regex '%s' at offset %zu: %s", pattern, (size_t)off, (const char *)msg);
         return NULL;
     }
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* where JIT is unavailable pcre2_match interprets */
     return re;
+}
+
+/* One match-data block per thread, reused for every match (a request runs
+ * several patterns; allocating one per call showed in the profile). */
+static pthread_once_t g_md_once = PTHREAD_ONCE_INIT;
+static pthread_key_t g_md_key;
+static void md_free(void *md) { pcre2_match_data_free(md); }
+static void md_key_init(void) { pthread_key_create(&g_md_key, md_free); }
+
+static pcre2_match_data *thread_match_data(void) {
+    pthread_once(&g_md_once, md_key_init);
+    pcre2_match_data *md = pthread_getspecific(g_md_key);
+    if (!md && (md = pcre2_match_data_create(1, NULL))) pthread_setspecific(g_md_key, md);
+    return md;
 }
 
 bool rt_regex_match(const void *code, const char *text, size_t len) {
     if (!code) return false;
-    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    pcre2_match_data *md = thread_match_data();
     if (!md) return false;
     /* invalid UTF-8 in a request must not make the check fail open silently:
      * PCRE2_NO_UTF_CHECK is not used, an error simply counts as no match */
     int rc = pcre2_match((const pcre2_code *)code, (PCRE2_SPTR)text, len, 0, 0, md, NULL);
-    pcre2_match_data_free(md);
+    if (rc == PCRE2_ERROR_JIT_STACKLIMIT) /* the interpreter has no such limit: ask it */
+        rc = pcre2_match((const pcre2_code *)code, (PCRE2_SPTR)text, len, 0, PCRE2_NO_JIT, md, NULL);
     return rc >= 0;
 }
 

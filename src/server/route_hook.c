@@ -113,7 +113,8 @@ static route_req *rr_new(conn *c, json_t *body) {
     const char *key = header_fn(rr, "x-slm-key");
     if (key) snprintf(rr->key_id, sizeof rr->key_id, "%s", key);
     rr->rq = (slm_route_request){.body = body, .header = header_fn, .header_ctx = rr,
-                                 .key_id = rr->key_id[0] ? rr->key_id : NULL};
+                                 .key_id = rr->key_id[0] ? rr->key_id : NULL,
+                                 .raw_answer = !rr->stream}; /* a remote answer goes out as received */
     return rr;
 }
 
@@ -270,7 +271,12 @@ static enum MHD_Result send_error(conn *c, route_req *rr) {
 /* The outcome when nothing was streamed: JSON, a buffered local answer as
  * SSE, or an error. */
 static enum MHD_Result answer(conn *c, route_req *rr) {
-    const slm_route_outcome *o = &rr->out;
+    slm_route_outcome *o = &rr->out;
+    if (o->http_status == 200 && o->raw && !rr->stream) {
+        char *raw = o->raw; /* the upstream's bytes, checked to be one JSON object */
+        o->raw = NULL;
+        return send_routed(c, rr, 200, "application/json", raw, o->raw_len);
+    }
     if (o->http_status != 200 || !o->response) return send_error(c, rr);
     if (!rr->stream) {
         char *s = json_dumps(o->response, JSON_COMPACT);
