@@ -39,6 +39,17 @@ slm_status slm_matmul(slm_ops *o, const slm_matrix *w, const float *x, int64_t n
 #define SLM_MATMUL_MAX 4
 slm_status slm_matmul_multi(slm_ops *o, int n, const slm_matrix *const *ws, const float *x, int64_t n_tok,
                             float *const *ys, slm_error *err);
+/* slm_matmul_multi with a follow-up fused into the same pool pass: all
+ * matrices must have the same number of rows; each thread computes the same
+ * output rows [r0, r1) of every matrix (for all n_tok tokens) and then
+ * calls then(then_ctx, r0, r1) itself, so element-wise work on the outputs
+ * (SiLU(gate) * up, a residual add) needs no pass of its own. The ranges of
+ * the threads are disjoint and cover every row; then is not called for a
+ * thread without rows. Results are those of slm_matmul_multi followed by
+ * the same work on all rows. */
+typedef void (*slm_rows_fn)(void *ctx, int64_t r0, int64_t r1);
+slm_status slm_matmul_multi_then(slm_ops *o, int n, const slm_matrix *const *ws, const float *x, int64_t n_tok,
+                                 float *const *ys, slm_rows_fn then, void *then_ctx, slm_error *err);
 /* Copies row r of W, dequantized, into out[cols]. */
 slm_status slm_matrix_get_row(const slm_matrix *w, int64_t r, float *out, slm_error *err);
 

@@ -55,6 +55,32 @@ static void attn_task(void *ctx, int ith, int nth) {
         attend_head(j->c, j->il, (int32_t)(i / n_head), (int)(i % n_head), scores, half);
 }
 
+/* Element-wise follow-ups run by each thread on the output rows it just
+ * computed (slm_matmul_multi_then): a[t][r] op= b[t][r] for r in [r0, r1). */
+typedef struct rows_job {
+    float *a;
+    const float *b;
+    int64_t width;
+    int32_t n_tok;
+} rows_job;
+
+static void silu_rows(void *ctx, int64_t r0, int64_t r1) { /* a = silu(a) * b */
+    const rows_job *j = ctx;
+    for (int32_t t = 0; t < j->n_tok; t++) slm_silu_mul(j->a + t * j->width + r0, j->b + t * j->width + r0, r1 - r0);
+}
+
+static void residual_rows(void *ctx, int64_t r0, int64_t r1) { /* a += b */
+    const rows_job *j = ctx;
+    for (int32_t t = 0; t < j->n_tok; t++) slm_add(j->a + t * j->width + r0, j->b + t * j->width + r0, r1 - r0);
+}
+
+/* x += W * in, the add fused into the product's pool pass (out: scratch). */
+static slm_status project_add(slm_context *c, const slm_matrix *w, const float *in, int32_t n, float *out,
+                              slm_error *err) {
+    rows_job rj = {c->x, out, c->m->hp.n_embd, n};
+    return slm_matmul_multi_then(c->ops, 1, &w, in, n, &out, residual_rows, &rj, err);
+}
+
 static void add_bias(float *x, const float *b, int64_t n, int32_t n_tok) {
     if (!b) return;
     for (int32_t t = 0; t < n_tok; t++) slm_add(x + (size_t)t * n, b, n);
@@ -115,10 +141,7 @@ static slm_status attention(slm_context *c, int il, int32_t n, slm_error *err) {
     }
     attn_job job = {c, il, n};
     slm_threadpool_run(slm_ops_pool(c->ops), attn_task, &job);
-    st = slm_matmul(c->ops, &L->wo, c->att, n, c->xb, err);
-    if (st != SLM_OK) return st;
-    for (int64_t i = 0; i < (int64_t)n * hp->n_embd; i++) c->x[i] += c->xb[i];
-    return SLM_OK;
+    return project_add(c, &L->wo, c->att, n, c->xb, err);
 }
 
 static slm_status feed_forward(slm_context *c, const slm_layer *L, int32_t n, slm_error *err) {
@@ -135,16 +158,14 @@ static slm_status feed_forward(slm_context *c, const slm_layer *L, int32_t n, sl
             memcpy(c->hb + (size_t)t * f, row, (size_t)f * sizeof(float));
         }
     } else {
+        /* gate and up in one pass, SiLU(gate) * up by each thread on its rows */
         const slm_matrix *w[2] = {&L->w_gate, &L->w_up};
         float *y[2] = {c->hb, c->hb2};
-        st = slm_matmul_multi(c->ops, 2, w, c->xb, n, y, err);
+        rows_job rj = {c->hb, c->hb2, f, n};
+        st = slm_matmul_multi_then(c->ops, 2, w, c->xb, n, y, silu_rows, &rj, err);
         if (st != SLM_OK) return st;
-        slm_silu_mul(c->hb, c->hb2, (int64_t)n * f);
     }
-    st = slm_matmul(c->ops, &L->w_down, c->hb, n, c->xb, err);
-    if (st != SLM_OK) return st;
-    for (int64_t i = 0; i < (int64_t)n * e; i++) c->x[i] += c->xb[i];
-    return SLM_OK;
+    return project_add(c, &L->w_down, c->hb, n, c->xb, err);
 }
 
 /* Final norm and output projection for the entries that asked for logits. */

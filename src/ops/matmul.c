@@ -79,6 +79,8 @@ typedef struct matmul_job {
     matmul_part parts[SLM_MATMUL_MAX];
     int n_parts;
     int64_t tiles, n_tok; /* tiles of all parts together */
+    slm_rows_fn then;     /* set: aligned split, then this on each thread's rows */
+    void *then_ctx;
 } matmul_job;
 
 /* Rows [r0, r1) of one part, for all tokens. */
@@ -109,6 +111,16 @@ static void part_rows(const matmul_part *p, int64_t n_tok, int64_t r0, int64_t r
  * thread count. */
 static void matmul_task(void *ctx, int ith, int nth) {
     const matmul_job *j = ctx;
+    if (j->then) { /* the same rows of every part, then the follow-up on them */
+        const matmul_part *p0 = &j->parts[0];
+        const int64_t per = (p0->tiles + nth - 1) / nth, u0 = per * ith;
+        const int64_t u1 = u0 + per < p0->tiles ? u0 + per : p0->tiles;
+        if (u0 >= u1) return;
+        const int64_t r0 = u0 * SLM_GEMM_ROW_TILE, r1 = u1 < p0->tiles ? u1 * SLM_GEMM_ROW_TILE : p0->w->rows;
+        for (int i = 0; i < j->n_parts; i++) part_rows(&j->parts[i], j->n_tok, r0, r1);
+        j->then(j->then_ctx, r0, r1);
+        return;
+    }
     const int64_t per = (j->tiles + nth - 1) / nth;
     int64_t u0 = per * ith, u1 = u0 + per < j->tiles ? u0 + per : j->tiles;
     for (int i = 0, base = 0; i < j->n_parts && u0 < u1; base += (int)j->parts[i].tiles, i++) {
@@ -170,11 +182,15 @@ static slm_status part_setup(matmul_job *j, int i, const slm_matrix *w, float *y
     return SLM_OK;
 }
 
-slm_status slm_matmul_multi(slm_ops *o, int n, const slm_matrix *const *w, const float *x, int64_t n_tok,
-                            float *const *y, slm_error *err) {
+slm_status slm_matmul_multi_then(slm_ops *o, int n, const slm_matrix *const *w, const float *x, int64_t n_tok,
+                                 float *const *y, slm_rows_fn then, void *then_ctx, slm_error *err) {
     if (n < 1 || n > SLM_MATMUL_MAX)
         return slm_error_set(err, SLM_ERR_INVALID_ARG, "%d matrices in one matmul (1..%d)", n, SLM_MATMUL_MAX);
-    matmul_job job = {.n_parts = n, .n_tok = n_tok};
+    for (int i = 1; then && i < n; i++)
+        if (w[i]->rows != w[0]->rows)
+            return slm_error_set(err, SLM_ERR_INVALID_ARG, "matrices of %lld and %lld rows in one aligned matmul",
+                                 (long long)w[0]->rows, (long long)w[i]->rows);
+    matmul_job job = {.n_parts = n, .n_tok = n_tok, .then = then, .then_ctx = then_ctx};
     size_t offset = 0, act_off[SLM_MATMUL_MAX];
     for (int i = 0; i < n; i++) {
         slm_status st = part_setup(&job, i, w[i], y[i], &offset, act_off, err);
@@ -199,6 +215,11 @@ slm_status slm_matmul_multi(slm_ops *o, int n, const slm_matrix *const *w, const
     }
     slm_threadpool_run(o->pool, matmul_task, &job);
     return SLM_OK;
+}
+
+slm_status slm_matmul_multi(slm_ops *o, int n, const slm_matrix *const *w, const float *x, int64_t n_tok,
+                            float *const *y, slm_error *err) {
+    return slm_matmul_multi_then(o, n, w, x, n_tok, y, NULL, NULL, err);
 }
 
 slm_status slm_matmul(slm_ops *o, const slm_matrix *w, const float *x, int64_t n_tok, float *y,

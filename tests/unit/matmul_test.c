@@ -282,6 +282,69 @@ static void test_multi_matches_single(void **state) {
     }
 }
 
+/* Follow-up of slm_matmul_multi_then: each thread's rows of both outputs,
+ * recorded so the test sees every row covered exactly once. */
+typedef struct then_ctx {
+    float *a, *b;
+    int64_t rows, n_tok;
+    int *seen; /* per row: times the follow-up covered it */
+} then_ctx;
+
+static void then_mul(void *ctx, int64_t r0, int64_t r1) {
+    then_ctx *c = ctx;
+    for (int64_t r = r0; r < r1; r++) {
+        __atomic_fetch_add(&c->seen[r], 1, __ATOMIC_RELAXED);
+        for (int64_t t = 0; t < c->n_tok; t++) c->a[t * c->rows + r] *= c->b[t * c->rows + r];
+    }
+}
+
+/* slm_matmul_multi_then gives slm_matmul_multi's outputs, and the
+ * follow-up runs once on every row, for 1-3 threads and 1 or 6 tokens,
+ * with row counts that do not split evenly into tiles. */
+static void test_multi_then(void **state) {
+    (void)state;
+    const int64_t cols = 512;
+    for (int threads = 1; threads <= 3; threads++) {
+        slm_ops *ops = NULL;
+        slm_error err = {0};
+        assert_int_equal(slm_ops_create(threads, &ops, &err), SLM_OK);
+        for (int64_t n_tok = 1; n_tok <= 6; n_tok += 5) {
+            for (int64_t rows = 1; rows <= 67; rows += 11) {
+                slm_matrix w[2] = {rand_matrix(SLM_TYPE_Q4_K, rows, cols), rand_matrix(SLM_TYPE_Q8_0, rows, cols)};
+                const slm_matrix *wp[2] = {&w[0], &w[1]};
+                float *x = rand_floats(cols * n_tok);
+                size_t bytes = sizeof(float) * (size_t)(rows * n_tok);
+                float *ya = malloc(bytes), *yb = malloc(bytes), *ra = malloc(bytes), *rb = malloc(bytes);
+                int *seen = calloc((size_t)rows, sizeof *seen);
+                assert_true(ya && yb && ra && rb && seen);
+                float *ys[2] = {ra, rb};
+                assert_int_equal(slm_matmul_multi(ops, 2, wp, x, n_tok, ys, &err), SLM_OK);
+                for (int64_t i = 0; i < rows * n_tok; i++) ra[i] *= rb[i];
+                then_ctx tc = {ya, yb, rows, n_tok, seen};
+                float *yt[2] = {ya, yb};
+                assert_int_equal(slm_matmul_multi_then(ops, 2, wp, x, n_tok, yt, then_mul, &tc, &err), SLM_OK);
+                assert_memory_equal(ya, ra, bytes);
+                assert_memory_equal(yb, rb, bytes);
+                for (int64_t r = 0; r < rows; r++) assert_int_equal(seen[r], 1);
+                free(ya), free(yb), free(ra), free(rb), free(seen), free(x);
+                free((void *)w[0].data);
+                free((void *)w[1].data);
+            }
+        }
+        /* the aligned split needs equal row counts */
+        slm_matrix a = rand_matrix(SLM_TYPE_Q8_0, 4, 64), b = rand_matrix(SLM_TYPE_Q8_0, 8, 64);
+        const slm_matrix *wp[2] = {&a, &b};
+        float x[64] = {0}, y0[4], y1[8];
+        float *ys[2] = {y0, y1};
+        int seen[8] = {0};
+        then_ctx tc = {y0, y1, 4, 1, seen};
+        assert_int_equal(slm_matmul_multi_then(ops, 2, wp, x, 1, ys, then_mul, &tc, &err), SLM_ERR_INVALID_ARG);
+        free((void *)a.data);
+        free((void *)b.data);
+        slm_ops_free(ops);
+    }
+}
+
 static void test_multi_rejects_bad_input(void **state) {
     (void)state;
     slm_ops *ops = NULL;
@@ -308,6 +371,7 @@ int main(void) {
         cmocka_unit_test(test_threads_identical),
         cmocka_unit_test(test_multi_matches_single),
         cmocka_unit_test(test_multi_rejects_bad_input),
+        cmocka_unit_test(test_multi_then),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
