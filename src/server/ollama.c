@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "route_hook.h"
 #include "server_internal.h"
 
 static const char *file_type_name(int64_t ft) {
@@ -187,6 +188,7 @@ static enum MHD_Result generate(conn *c, bool chat) {
     enum MHD_Result ret = MHD_NO;
     json_t *body = http_parse_body(c, true, &ret);
     if (!body) return ret;
+    if (route_ollama_wants(c->srv, body)) return route_ollama(c, body, chat); /* the tiered router */
     srv_model *m = NULL;
     gen_opts *o = calloc(1, sizeof *o);
     int32_t *toks = NULL;

@@ -91,14 +91,16 @@ static void rr_free(route_req *rr) {
     json_decref(rr->body);
     free(rr->pend);
     free(rr->local_sse);
+    if (rr->fmt) rr->fmt->free(rr->fmt);
     pthread_cond_destroy(&rr->cv);
     pthread_mutex_destroy(&rr->mu);
     free(rr);
 }
 
-static route_req *rr_new(conn *c, json_t *body) {
+static route_req *rr_new(conn *c, json_t *body, route_fmt *fmt) {
     route_req *rr = calloc(1, sizeof *rr);
     if (!rr) return NULL;
+    rr->fmt = fmt;
     pthread_mutex_init(&rr->mu, NULL);
     pthread_cond_init(&rr->cv, NULL);
     rr->srv = c->srv;
@@ -114,7 +116,7 @@ static route_req *rr_new(conn *c, json_t *body) {
     if (key) snprintf(rr->key_id, sizeof rr->key_id, "%s", key);
     rr->rq = (slm_route_request){.body = body, .header = header_fn, .header_ctx = rr,
                                  .key_id = rr->key_id[0] ? rr->key_id : NULL,
-                                 .raw_answer = !rr->stream}; /* a remote answer goes out as received */
+                                 .raw_answer = !rr->stream && !fmt}; /* a remote answer goes out as received */
     return rr;
 }
 
@@ -258,6 +260,11 @@ static char *response_to_sse(const json_t *resp, size_t *len) {
 static enum MHD_Result send_error(conn *c, route_req *rr) {
     const slm_route_outcome *o = &rr->out;
     unsigned status = o->http_status >= 400 && o->http_status < 600 ? (unsigned)o->http_status : 500;
+    if (rr->fmt) {
+        size_t n = 0;
+        char *b = rr->fmt->error(rr->fmt, o->error[0] ? o->error : "routing failed", &n);
+        return b ? send_routed(c, rr, status, "application/json", b, n) : MHD_NO;
+    }
     const char *code = status == 403 ? "sensitive_data" : status == 429 ? "budget_exceeded"
                      : status >= 500 ? "upstream_failed" : NULL;
     json_t *e = json_pack("{s:{s:s,s:s,s:n,s:o}}", "error", "message", o->error[0] ? o->error : "routing failed",
@@ -278,6 +285,12 @@ static enum MHD_Result answer(conn *c, route_req *rr) {
         return send_routed(c, rr, 200, "application/json", raw, o->raw_len);
     }
     if (o->http_status != 200 || !o->response) return send_error(c, rr);
+    if (rr->fmt) {
+        size_t n = 0;
+        const char *type = NULL;
+        char *b = rr->fmt->whole(rr->fmt, o->response, rr->stream, &n, &type);
+        return b ? send_routed(c, rr, 200, type, b, n) : MHD_NO;
+    }
     if (!rr->stream) {
         char *s = json_dumps(o->response, JSON_COMPACT);
         return s ? send_routed(c, rr, 200, "application/json", s, strlen(s)) : MHD_NO;
@@ -295,6 +308,20 @@ static enum MHD_Result answer(conn *c, route_req *rr) {
 }
 
 /* ---- streaming -------------------------------------------------------------- */
+
+bool route_pend_add(route_req *rr, const char *data, size_t len) {
+    if (len > SIZE_MAX / 4 - rr->pend_len) return rr->oom = true, false;
+    if (rr->pend_len + len + 1 > rr->pend_cap) {
+        size_t cap = rr->pend_cap ? rr->pend_cap : 4096;
+        while (cap < rr->pend_len + len + 1) cap *= 2;
+        char *p = realloc(rr->pend, cap);
+        if (!p) return rr->oom = true, false;
+        rr->pend = p, rr->pend_cap = cap;
+    }
+    memcpy(rr->pend + rr->pend_len, data, len);
+    rr->pend_len += len;
+    return true;
+}
 
 bool route_stream_emit(void *ctx, const char *data, size_t len) {
     route_req *rr = ctx;
@@ -318,17 +345,7 @@ bool route_stream_emit(void *ctx, const char *data, size_t len) {
         pthread_cond_timedwait(&rr->cv, &rr->mu, &ts);
     }
     bool ok = !rr->gone;
-    if (ok && rr->pend_len + len + 1 > rr->pend_cap) {
-        size_t cap = rr->pend_cap ? rr->pend_cap : 4096;
-        while (cap < rr->pend_len + len + 1) cap *= 2;
-        char *p = realloc(rr->pend, cap);
-        if (p) rr->pend = p, rr->pend_cap = cap;
-        else ok = false, rr->oom = true;
-    }
-    if (ok) {
-        memcpy(rr->pend + rr->pend_len, data, len);
-        rr->pend_len += len;
-    }
+    if (ok) ok = rr->fmt ? rr->fmt->stream(rr->fmt, rr, data, len) : route_pend_add(rr, data, len);
     pthread_cond_broadcast(&rr->cv);
     pthread_mutex_unlock(&rr->mu);
     return ok;
@@ -403,7 +420,7 @@ static enum MHD_Result stream_live(conn *c, route_req *rr) {
         stream_free(rr);
         return MHD_NO;
     }
-    MHD_add_response_header(r, "Content-Type", "text/event-stream");
+    MHD_add_response_header(r, "Content-Type", rr->fmt ? rr->fmt->stream_type : "text/event-stream");
     MHD_add_response_header(r, "Cache-Control", "no-cache");
     http_common_headers(c, r);
     pthread_mutex_lock(&rr->mu);
@@ -421,8 +438,10 @@ static enum MHD_Result stream_live(conn *c, route_req *rr) {
  * when it ends without having streamed. */
 static enum MHD_Result route_stream(conn *c, route_req *rr) {
     if (pthread_create(&rr->worker, NULL, worker_main, rr) != 0) {
+        bool ol = rr->fmt != NULL;
         rr_free(rr);
-        return http_oa_error(c, 503, NULL, NULL, "cannot start a routing thread");
+        return ol ? http_ol_error(c, 503, "cannot start a routing thread")
+                  : http_oa_error(c, 503, NULL, NULL, "cannot start a routing thread");
     }
     rr->worker_running = true;
     bool gone = false;
@@ -440,13 +459,16 @@ static enum MHD_Result route_stream(conn *c, route_req *rr) {
     return ret;
 }
 
-enum MHD_Result route_hook_chat(conn *c, json_t *body) {
+enum MHD_Result route_hook_chat(conn *c, json_t *body) { return route_hook_run(c, body, NULL); }
+
+enum MHD_Result route_hook_run(conn *c, json_t *body, route_fmt *fmt) {
     const char *m = json_string_value(json_object_get(body, "model"));
     snprintf(c->model, sizeof c->model, "%s", m ? m : "(router)");
-    route_req *rr = rr_new(c, body);
+    route_req *rr = rr_new(c, body, fmt);
     if (!rr) {
         json_decref(body);
-        return http_oa_error(c, 500, NULL, NULL, "out of memory");
+        if (fmt) fmt->free(fmt);
+        return fmt ? http_ol_error(c, 500, "out of memory") : http_oa_error(c, 500, NULL, NULL, "out of memory");
     }
     if (rr->stream) return route_stream(c, rr);
     run(rr);

@@ -9,7 +9,12 @@
  * thread. Bytes for the client (an upstream's SSE, or a local answer once
  * committed) go into route_req.pend under route_req.mu; the connection
  * thread waits until the first bytes or the outcome, then sends headers and
- * drains pend from a libmicrohttpd content reader. */
+ * drains pend from a libmicrohttpd content reader.
+ *
+ * Other API shapes (Ollama's /api/chat and /api/generate, route_ollama.c)
+ * reuse all of this: the request is translated to OpenAI's shape and a
+ * route_fmt converts the answer (a whole object, or the SSE stream as it
+ * passes through pend). */
 #ifndef SLM_SERVER_ROUTE_HOOK_H
 #define SLM_SERVER_ROUTE_HOOK_H
 
@@ -22,7 +27,24 @@ typedef struct route_hdr {
     char *name, *value;
 } route_hdr;
 
-typedef struct route_req {
+typedef struct route_req route_req;
+
+/* An answer shape other than OpenAI's (route_ollama.c): the router always
+ * produces OpenAI chat completions; a route_fmt turns them into what the
+ * client asked for. Owned by the request (freed with it). */
+typedef struct route_fmt {
+    const char *stream_type; /* Content-Type of a streamed answer */
+    /* SSE bytes of an OpenAI stream, in any pieces -> the client's bytes,
+     * appended with route_pend_add (rr->mu is held). false: give up. */
+    bool (*stream)(struct route_fmt *f, route_req *rr, const char *data, size_t len);
+    /* A whole chat.completion -> the client's body (malloc'ed) and type. */
+    char *(*whole)(struct route_fmt *f, const json_t *resp, bool stream, size_t *len, const char **type);
+    /* An error message -> the client's body (malloc'ed). */
+    char *(*error)(struct route_fmt *f, const char *msg, size_t *len);
+    void (*free)(struct route_fmt *f);
+} route_fmt;
+
+struct route_req {
     slm_server *srv;
     slm_router *router;
     json_t *body;
@@ -48,7 +70,8 @@ typedef struct route_req {
     size_t local_sse_len;
     const slm_route_model *local_model;
     int64_t local_tokens_in, local_tokens_out;
-} route_req;
+    route_fmt *fmt;          /* NULL: OpenAI */
+};
 
 /* ---- route_hook.c ---- */
 /* Per-server state (counters); NULL router: nothing to do. */
@@ -59,6 +82,11 @@ void route_hook_free(slm_server *s);
 bool route_hook_wants(slm_server *s, const json_t *body);
 /* Runs a routed chat request and answers; steals body. */
 enum MHD_Result route_hook_chat(conn *c, json_t *body);
+/* Same for a request translated from another API: body is the OpenAI
+ * request, fmt shapes the answer; steals both. */
+enum MHD_Result route_hook_run(conn *c, json_t *body, route_fmt *fmt);
+/* Appends bytes for the client to a streamed answer (rr->mu held). */
+bool route_pend_add(route_req *rr, const char *data, size_t len);
 /* The router's Prometheus lines (malloc'ed; NULL when there is no router). */
 char *route_hook_metrics(slm_server *s);
 /* slm_stream_fn: bytes for the client (first bytes fix the x-slm-* headers). */
@@ -71,5 +99,13 @@ bool route_stream_emit(void *ctx, const char *data, size_t len);
  * buffer_bytes (or sent at once when may_stream). */
 slm_status route_local_run(void *ctx, const slm_route_model *m, const json_t *body, bool may_stream,
                            int64_t buffer_bytes, slm_local_answer *out);
+
+/* ---- route_ollama.c ---- */
+/* Is this /api/chat or /api/generate body for the router (the rules of
+ * route_hook_wants, on "model" or the older "name")? */
+bool route_ollama_wants(slm_server *s, const json_t *body);
+/* Translates the Ollama request to the router's OpenAI shape, routes it and
+ * answers in Ollama's shape (an object, or NDJSON lines); steals body. */
+enum MHD_Result route_ollama(conn *c, json_t *body, bool chat);
 
 #endif
