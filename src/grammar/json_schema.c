@@ -13,7 +13,7 @@
 
 #include "grammar/json_schema_internal.h"
 
-#define MAX_SCHEMA_DEPTH 64
+#define MAX_SCHEMA_DEPTH 128
 #define MAX_GRAMMAR_TEXT (64u << 20)
 
 static const char *const PREAMBLE =
@@ -149,9 +149,7 @@ static int is_trivial_unsupported(const char *k, json_t *v, json_t *s) {
 
 static slm_status check_keywords(jsg *j, json_t *s) {
     static const char *const unsupported[] = {
-        "not", "if", "then", "else", "dependentRequired", "dependentSchemas", "dependencies",
-        "unevaluatedProperties", "unevaluatedItems", "contains", "minContains", "maxContains",
-        "uniqueItems",
+        "unevaluatedProperties", "unevaluatedItems", "uniqueItems",
         "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor"};
     const char *k;
     json_t *v;
@@ -290,7 +288,7 @@ static int props_outside(json_t *closed, json_t *other) {
     json_t *pc = json_object_get(closed, "properties"), *po = json_object_get(other, "properties");
     const char *k;
     json_t *v;
-    json_object_foreach(po, k, v) if (!json_object_get(pc, k)) return 1;
+    json_object_foreach(po, k, v) if (!json_object_get(pc, k) && !json_is_false(v)) return 1;
     json_t *req = json_object_get(other, "required");
     size_t i;
     json_array_foreach(req, i, v) if (json_is_string(v) && !json_object_get(pc, json_string_value(v))) return 1;
@@ -307,7 +305,7 @@ static json_t *merge2(jsg *j, json_t *a, json_t *b) {
         js_fail(j, SLM_ERR_UNSUPPORTED, "allOf combining additionalProperties with other properties");
         return NULL;
     }
-    json_t *r = json_deep_copy(a);
+    json_t *r = json_copy(a);
     const char *k;
     json_t *vb;
     json_object_foreach(b, k, vb) {
@@ -320,7 +318,7 @@ static json_t *merge2(jsg *j, json_t *a, json_t *b) {
         json_t *nv = NULL;
         if (!strcmp(k, "type")) nv = merge_type(va, vb);
         else if (!strcmp(k, "required")) {
-            nv = json_deep_copy(va);
+            nv = json_copy(va);
             size_t i;
             json_t *x;
             json_array_foreach(vb, i, x) {
@@ -331,7 +329,7 @@ static json_t *merge2(jsg *j, json_t *a, json_t *b) {
                 if (!dup) json_array_append(nv, x);
             }
         } else if (!strcmp(k, "properties")) {
-            nv = json_deep_copy(va);
+            nv = json_copy(va);
             const char *pk;
             json_t *pv;
             json_object_foreach(vb, pk, pv) {
@@ -353,8 +351,14 @@ static json_t *merge2(jsg *j, json_t *a, json_t *b) {
                 break;
             }
         } else if (!strcmp(k, "allOf")) {
-            nv = json_deep_copy(va);
+            nv = json_copy(va);
             json_array_extend(nv, vb);
+        } else if (!strcmp(k, "not") || !strcmp(k, "$slm_not_string")) { /* not A and not B */
+            nv = json_pack("{s:[O,O]}", "anyOf", va, vb);
+        } else if (!strcmp(k, "minProperties") || !strcmp(k, "minContains")) {
+            nv = json_incref(json_number_value(va) >= json_number_value(vb) ? va : vb);
+        } else if (!strcmp(k, "maxProperties") || !strcmp(k, "maxContains")) {
+            nv = json_incref(json_number_value(va) <= json_number_value(vb) ? va : vb);
         } else if (!strcmp(k, "items") || !strcmp(k, "additionalProperties")) {
             if (json_is_object(va) && json_is_object(vb)) nv = pair_all_of(va, vb);
             else if (json_is_false(va) || json_is_false(vb)) nv = json_false();
@@ -365,8 +369,9 @@ static json_t *merge2(jsg *j, json_t *a, json_t *b) {
             json_t *sub = json_object();
             json_object_set(sub, k, vb);
             json_t *all = json_object_get(r, "allOf");
-            if (!all) json_object_set_new(r, "allOf", all = json_array());
+            all = all ? json_copy(all) : json_array(); /* r is shallow: never change shared arrays */
             json_array_append_new(all, sub);
+            json_object_set_new(r, "allOf", all);
             continue;
         }
         if (!nv) {
@@ -396,7 +401,7 @@ static json_t *deref(jsg *j, json_t *s, int depth) {
     if (!target) return NULL;
     target = deref(j, target, depth + 1);
     if (!target) return NULL;
-    json_t *rest = js_keep(j, json_deep_copy(s));
+    json_t *rest = js_keep(j, json_copy(s));
     json_object_del(rest, "$ref");
     return merge2(j, target, rest);
 }
@@ -406,7 +411,7 @@ json_t *js_deref(jsg *j, json_t *s) { return deref(j, s, 0); }
 static unsigned gen_all_of(jsg *j, json_t *s) {
     json_t *all = json_object_get(s, "allOf");
     if (!json_is_array(all)) return js_fail(j, SLM_ERR_FORMAT, "allOf must be an array");
-    json_t *acc = js_keep(j, json_deep_copy(s));
+    json_t *acc = js_keep(j, json_copy(s));
     json_object_del(acc, "allOf");
     size_t i;
     json_t *sub;
@@ -415,6 +420,7 @@ static unsigned gen_all_of(jsg *j, json_t *s) {
         if (!d) return 0;
         if (json_is_object(json_object_get(d, "not")) && json_object_size(json_object_get(d, "not")) == 0)
             return 2; /* false schema: nothing is valid */
+        if (js_has_logic(d) && !(d = js_rewrite_logic(j, d))) return 0;
         acc = merge2(j, acc, d);
         if (!acc) return 0;
     }
@@ -469,11 +475,9 @@ static unsigned gen_any_of(jsg *j, json_t *s, const char *key) {
     json_t *arr = json_object_get(s, key);
     if (!json_is_array(arr) || json_array_size(arr) == 0)
         return js_fail(j, SLM_ERR_FORMAT, "%s must be a non-empty array", key);
-    if (json_object_get(s, !strcmp(key, "anyOf") ? "oneOf" : "anyOf"))
-        return js_fail(j, SLM_ERR_UNSUPPORTED, "anyOf together with oneOf");
     if (!strcmp(key, "oneOf") && !j->o.one_of_as_any_of && !branches_disjoint(j, arr))
         return j->st ? 0 : js_fail(j, SLM_ERR_UNSUPPORTED, "oneOf with branches that may overlap");
-    json_t *rest = js_keep(j, json_deep_copy(s));
+    json_t *rest = js_keep(j, json_copy(s));
     json_object_del(rest, key);
     int has_rest = 0;
     const char *k;
@@ -519,27 +523,59 @@ static int value_allowed(json_t *s, json_t *v) {
     return 0;
 }
 
+static int num_ok(json_t *s, double x) {
+    json_t *v;
+    if ((v = json_object_get(s, "minimum")) && json_is_number(v) && x < json_number_value(v)) return 0;
+    if ((v = json_object_get(s, "maximum")) && json_is_number(v) && x > json_number_value(v)) return 0;
+    if ((v = json_object_get(s, "exclusiveMinimum")) && json_is_number(v) && x <= json_number_value(v)) return 0;
+    if ((v = json_object_get(s, "exclusiveMaximum")) && json_is_number(v) && x >= json_number_value(v)) return 0;
+    if ((v = json_object_get(s, "multipleOf")) && json_is_number(v) && json_number_value(v) > 0) {
+        double q = x / json_number_value(v);
+        if (fabs(q - round(q)) > 1e-9 * fmax(1.0, fabs(q))) return 0;
+    }
+    return 1;
+}
+
+/* The string keywords of s as a DFA (NULL-free result in *d, *has = 0
+ * when s has none). */
+static int string_filter(jsg *j, json_t *s, sdfa *d, int *has) {
+    static const char *const kw[] = {"pattern", "minLength", "maxLength", "$slm_not_string", "format"};
+    json_t *only = json_object();
+    *has = 0;
+    for (size_t i = 0; i < sizeof kw / sizeof *kw; i++)
+        if (json_object_get(s, kw[i])) json_object_set(only, kw[i], json_object_get(s, kw[i])), *has = 1;
+    int rc = *has ? js_string_dfa(j, js_keep(j, only), d) : (json_decref(only), 0);
+    return rc;
+}
+
+/* const/enum: the listed values that also satisfy the schema's type,
+ * string and number keywords (both const and enum: values in both). */
 static unsigned gen_enum(jsg *j, json_t *s) {
-    json_t *c = json_object_get(s, "const");
+    json_t *c = json_object_get(s, "const"), *e = json_object_get(s, "enum");
+    if (e && !json_is_array(e)) return js_fail(j, SLM_ERR_FORMAT, "enum must be an array");
+    sdfa sd;
+    int has_str = 0;
+    if (string_filter(j, s, &sd, &has_str)) return 0;
+    json_t *vals = c ? json_pack("[O]", c) : json_incref(e);
     gstr body = {0};
     int any = 0;
-    if (c) {
-        if (value_allowed(s, c)) js_put_literal(j, &body, c), any = 1;
-    } else {
-        json_t *e = json_object_get(s, "enum");
-        if (!json_is_array(e)) return js_fail(j, SLM_ERR_FORMAT, "enum must be an array");
-        size_t i;
-        json_t *v;
-        json_array_foreach(e, i, v) {
-            if (!value_allowed(s, v)) continue;
-            if (any) gstr_puts(&body, " | ");
-            js_put_literal(j, &body, v);
-            any = 1;
-        }
+    size_t i, q;
+    json_t *v, *w;
+    json_array_foreach(vals, i, v) {
+        int in_enum = !c || !e;
+        json_array_foreach(e, q, w) in_enum |= json_equal(v, w);
+        if (!in_enum || !value_allowed(s, v)) continue;
+        if (has_str && json_is_string(v) && !sdfa_match(&sd, json_string_value(v), json_string_length(v))) continue;
+        if (json_is_number(v) && !num_ok(s, json_number_value(v))) continue;
+        if (any) gstr_puts(&body, " | ");
+        js_put_literal(j, &body, v);
+        any = 1;
     }
+    json_decref(vals);
+    if (has_str) sdfa_free(&sd);
     unsigned id = any ? js_rule(j, body.p) : 2;
     gstr_free(&body);
-    return id;
+    return j->st ? 0 : id;
 }
 
 static unsigned gen_type(jsg *j, json_t *s, const char *t) {
@@ -601,6 +637,9 @@ unsigned js_gen(jsg *j, json_t *s) {
         id = target ? gen_ref_target(j, target) : 0;
     } else if (ref) {
         json_t *d = deref(j, s, 0);
+        id = d ? js_gen(j, d) : 0;
+    } else if (js_has_logic(s)) {
+        json_t *d = js_rewrite_logic(j, s);
         id = d ? js_gen(j, d) : 0;
     } else if (json_object_get(s, "allOf")) id = gen_all_of(j, s);
     else if (json_object_get(s, "anyOf")) id = gen_any_of(j, s, "anyOf");

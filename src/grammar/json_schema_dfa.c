@@ -235,6 +235,7 @@ slm_status sdfa_product(const sdfa *a, const sdfa *b, int op, sdfa *out, slm_err
 }
 
 slm_status sdfa_length(const sdfa *a, long long lo, long long hi, sdfa *out, slm_error *err) {
+    memset(out, 0, sizeof *out);
     long long top = hi >= 0 ? hi + 1 : lo; /* hi + 1 = too long (dead) */
     if (top + 1 > SDFA_MAX_STATES)
         return slm_error_set(err, SLM_ERR_UNSUPPORTED, "json schema: string length limits above %d with a pattern", SDFA_MAX_STATES - 2);

@@ -67,6 +67,14 @@ void js_put_literal(jsg *j, gstr *o, json_t *v);
  * unanchored sides matching any content (needs rule jchar). */
 slm_status regex_to_gbnf_expr(const char *re, size_t len, int json, gstr *out, slm_error *err);
 
+/* `not`, if/then/else and dependencies (json_schema_not.c). */
+int js_has_logic(json_t *s);
+/* s as allOf[s without those keywords, their equivalent schemas] (kept
+ * by j), or NULL after an error naming what cannot be expressed. */
+json_t *js_rewrite_logic(jsg *j, json_t *s);
+/* A schema for the instances s rejects (kept by j), or NULL. */
+json_t *js_negate(jsg *j, json_t *s);
+
 /* Writes a set of decoded code points (sorted, merged ranges) as one GBNF
  * item matching their spelling inside a JSON string (regex.c). */
 void regex_json_set(gstr *o, const gb_range *r, size_t n);

@@ -165,6 +165,7 @@ static int keywords(jsg *j, json_t *s, sdfa *acc, int depth) {
         combinator(j, s, "oneOf", acc, depth) || if_then_else(j, s, acc, depth))
         return -1;
     json_t *n = json_object_get(s, "not");
+    if (!n) n = json_object_get(s, "$slm_not_string"); /* written by the `not` rewriting */
     if (n) {
         if (gen(j, n, &x, depth + 1)) return -1;
         sdfa_complement(&x);

@@ -30,7 +30,64 @@ static int get_count(jsg *j, json_t *s, const char *k, long long dflt, long long
     return 0;
 }
 
+/* contains with minContains m / maxContains M over items I: elements are
+ * C = allOf[I, contains] or (when M bounds the count) N = allOf[I, not
+ * contains]; rules count the C elements. Without M, "at least m" needs
+ * no negation: any element may be an I, m of them must be C. */
+static unsigned gen_contains(jsg *j, json_t *s, json_t *contains) {
+    long long m, M;
+    if (get_count(j, s, "minContains", 1, &m) || get_count(j, s, "maxContains", -1, &M)) return 0;
+    json_t *items = json_object_get(s, "items");
+    if (json_object_get(s, "prefixItems") || json_is_array(items) || json_object_get(s, "minItems") ||
+        json_object_get(s, "maxItems"))
+        return js_fail(j, SLM_ERR_UNSUPPORTED, "contains together with prefixItems or minItems/maxItems");
+    if (M >= 0 && m > M) return 2;
+    if (m > 1000 || M > 1000) return js_fail(j, SLM_ERR_UNSUPPORTED, "minContains/maxContains above 1000");
+    json_t *rest = js_keep(j, json_copy(s));
+    json_object_del(rest, "contains");
+    if (m == 0 && M < 0) return js_gen_array(j, rest);
+    json_t *item = items ? items : json_true();
+    unsigned x = js_gen(j, item), c = js_gen(j, js_keep(j, json_pack("{s:[O,O]}", "allOf", item, contains)));
+    if (!x || !c) return 0;
+    if (M < 0) {
+        unsigned t = rulef(j, "( ws \",\" ws r%u )*", x), st = rulef(j, "r%u r%u | \"\"", x, t);
+        for (long long k = 1; k <= m && !j->st; k++) {
+            unsigned nt = js_new_id(j);
+            char body[160];
+            snprintf(body, sizeof body, "ws \",\" ws r%u r%u | ws \",\" ws r%u r%u", x, nt, c, t);
+            js_define(j, nt, body);
+            st = rulef(j, "r%u r%u | r%u r%u", x, nt, c, t);
+            t = nt;
+        }
+        return rulef(j, "\"[\" ws r%u ws \"]\"", st);
+    }
+    json_t *nc = js_negate(j, contains);
+    unsigned n = nc ? js_gen(j, js_keep(j, json_pack("{s:[O,O]}", "allOf", item, nc))) : 0;
+    if (!n) return 0;
+    unsigned *t = calloc((size_t)M + 1, sizeof *t);
+    if (!t) return js_fail(j, SLM_ERR_NOMEM, "out of memory");
+    for (long long k = 0; k <= M; k++) t[k] = js_new_id(j);
+    for (long long k = 0; k <= M && !j->st; k++) {
+        gstr b = {0};
+        gstr_printf(&b, "ws \",\" ws r%u r%u", n, t[k]);
+        if (k < M) gstr_printf(&b, " | ws \",\" ws r%u r%u", c, t[k + 1]);
+        if (k >= m) gstr_puts(&b, " | \"\"");
+        js_define(j, t[k], b.p);
+        gstr_free(&b);
+    }
+    gstr b = {0};
+    gstr_printf(&b, "r%u r%u", n, t[0]);
+    if (M > 0) gstr_printf(&b, " | r%u r%u", c, t[1]);
+    if (m == 0) gstr_puts(&b, " | \"\"");
+    unsigned first = j->st ? 0 : js_rule(j, b.p);
+    gstr_free(&b);
+    free(t);
+    return first ? rulef(j, "\"[\" ws r%u ws \"]\"", first) : 0;
+}
+
 unsigned js_gen_array(jsg *j, json_t *s) {
+    json_t *contains = json_object_get(s, "contains");
+    if (contains) return gen_contains(j, s, contains);
     json_t *prefix = json_object_get(s, "prefixItems"), *items = json_object_get(s, "items");
     json_t *rest = items;
     if (!prefix && json_is_array(items)) { /* draft-07 tuple form */
@@ -114,9 +171,15 @@ unsigned js_gen_string(jsg *j, json_t *s) {
     if (get_count(j, s, "minLength", 0, &lo) || get_count(j, s, "maxLength", -1, &hi)) return 0;
     int has_len = lo > 0 || hi >= 0;
     if (hi >= 0 && lo > hi) return 2;
+    if ((pat && has_len) || json_object_get(s, "$slm_not_string")) { /* needs DFA products */
+        sdfa d;
+        if (js_string_dfa(j, s, &d)) return 0;
+        unsigned id = js_gen_sdfa(j, &d);
+        sdfa_free(&d);
+        return id;
+    }
     if (pat) {
         if (!json_is_string(pat)) return js_fail(j, SLM_ERR_FORMAT, "pattern must be a string");
-        if (has_len) return js_fail(j, SLM_ERR_UNSUPPORTED, "pattern together with minLength/maxLength");
         if (fmt) return js_fail(j, SLM_ERR_UNSUPPORTED, "pattern together with format");
         gstr b = {0};
         gstr_puts(&b, "\"\\\"\" ");

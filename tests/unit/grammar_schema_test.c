@@ -111,6 +111,12 @@ static void collect_plain(json_t *root, json_t *s, json_t *order, json_t *reqs, 
     if (json_object_get(s, "anyOf")) json_array_append(deferred, json_object_get(s, "anyOf"));
     if (json_object_get(s, "oneOf")) json_array_append(deferred, json_object_get(s, "oneOf"));
     json_array_foreach(json_object_get(s, "required"), i, v) json_array_append(reqs, v);
+    static const char *const deps[] = {"dependentRequired", "dependencies"};
+    for (int d = 0; d < 2; d++) /* the compiler writes [trigger, dependents...] as required */
+        json_object_foreach(json_object_get(s, deps[d]), k, v) if (json_is_array(v)) {
+            json_array_append_new(reqs, json_string(k));
+            json_array_extend(reqs, v);
+        }
 }
 
 static void collect_keys(json_t *root, json_t *s, json_t *order, json_t *reqs, int depth, json_t *inst) {
