@@ -160,6 +160,9 @@ bool slm_route_find_model(const slm_route_config *c, const char *name, int *tier
 
 /* Header lookup supplied by the caller (case-insensitive name); NULL: absent. */
 typedef const char *(*slm_header_fn)(void *ctx, const char *name);
+/* Counts a request's prompt tokens exactly (the local model's tokenizer and
+ * chat template); < 0 when it cannot. */
+typedef int64_t (*slm_token_count_fn)(void *ctx, const json_t *body);
 
 typedef struct slm_route_request {
     const json_t *body;          /* OpenAI chat completion request */
@@ -171,6 +174,13 @@ typedef struct slm_route_request {
      * bytes: it comes back in outcome->raw (response stays NULL), which
      * spares parsing and re-serialising it. false: always parsed. */
     bool raw_answer;
+    /* Exact prompt tokens when prompt_tokens is 0: called only when the
+     * count can change the decision (an upper bound on the prompt's tokens,
+     * its bytes plus template allowance, reaches the smallest token
+     * threshold of a rule or a context window); NULL or < 0: the estimate
+     * from chars_per_token. */
+    slm_token_count_fn count_tokens;
+    void *count_ctx;
 } slm_route_request;
 
 #define SLM_ROUTE_MAX_PLAN 32
@@ -193,6 +203,7 @@ typedef struct slm_route_decision {
     int n_plan;
     char skipped[256];           /* tiers left out and why ("mid: sensitive; ...") */
     int http_status;             /* 0 when routable; else 400/403/404/429 with reason */
+    bool prompt_exact;           /* prompt_tokens was counted, not estimated */
 } slm_route_decision;
 
 /* Decides without calling anything. Returns SLM_OK with http_status 0 and a

@@ -45,9 +45,9 @@ static json_t *decision_json(const slm_route_config *c, const slm_route_decision
     for (int i = 0; i < d->n_plan; i++)
         json_array_append_new(plan, json_pack("{s:s,s:s}", "tier", c->tiers[d->plan[i].tier].name, "model",
                                               c->tiers[d->plan[i].tier].models[d->plan[i].model].name));
-    return json_pack("{s:b,s:s,s:s,s:b,s:s,s:I,s:s,s:s,s:s,s:o,s:s,s:i}", "routed", d->routed, "task", d->task,
+    return json_pack("{s:b,s:s,s:s,s:b,s:s,s:I,s:b,s:s,s:s,s:s,s:o,s:s,s:i}", "routed", d->routed, "task", d->task,
                      "task_source", d->task_source, "sensitive", d->sensitive, "sensitive_why", d->sensitive_why,
-                     "prompt_tokens", (json_int_t)d->prompt_tokens, "tier", c->tiers[d->tier].name, "rule", d->rule,
+                     "prompt_tokens", (json_int_t)d->prompt_tokens, "prompt_tokens_exact", d->prompt_exact, "tier", c->tiers[d->tier].name, "rule", d->rule,
                      "reason", d->reason, "plan", plan, "skipped", d->skipped, "http_status", d->http_status);
 }
 
@@ -111,7 +111,7 @@ int cli_route(int argc, char **argv) {
         printf("task:      %s (%s)\n", d.task, d.task_source);
         printf("sensitive: %s%s%s%s\n", d.sensitive ? "yes" : "no", d.sensitive ? " (" : "", d.sensitive_why,
                d.sensitive ? ")" : "");
-        printf("prompt:    ~%lld tokens\n", (long long)d.prompt_tokens);
+        printf("prompt:    %s%lld tokens\n", d.prompt_exact ? "" : "~", (long long)d.prompt_tokens);
         printf("rule:      %s -> tier %s\n", d.rule, c->tiers[d.tier].name);
         if (d.http_status) printf("refused:   HTTP %d: %s\n", d.http_status, d.reason);
         else printf("plan:      %s\n", plan_text(c, &d, plan, sizeof plan));

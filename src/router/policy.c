@@ -12,7 +12,9 @@
  * refused); if still nothing, the request fails with a 4xx. */
 #include <ctype.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -221,6 +223,48 @@ static void bypass(const slm_route_config *c, int t, int m, bool budget_ok, slm_
              c->tiers[t].models[m].name, c->tiers[t].name);
 }
 
+/* The smallest token count a rule or a context window compares the prompt
+ * against (INT64_MAX: none). */
+static int64_t token_threshold(const slm_route_config *c) {
+    int64_t t = INT64_MAX;
+    for (int i = 0; i < c->n_rules; i++) {
+        const slm_route_rule *r = &c->rules[i];
+        if (r->min_prompt_tokens > 0 && r->min_prompt_tokens < t) t = r->min_prompt_tokens;
+        int64_t lc = r->exceeds_local_context ? local_context(c) : 0;
+        if (lc > 0 && lc < t) t = lc;
+    }
+    for (int k = 0; k < c->n_tiers; k++)
+        for (int m = 0; m < c->tiers[k].n_models; m++)
+            if (c->tiers[k].models[m].context > 0 && c->tiers[k].models[m].context < t) t = c->tiers[k].models[m].context;
+    return t;
+}
+
+/* More tokens than any tokenizer makes of this request: at most one per
+ * byte of text and tool definitions, plus what a chat template adds around
+ * each message and in front (generous: a template's fixed text). */
+static int64_t token_bound(const json_t *body) {
+    size_t tools = 0;
+    const json_t *t = json_object_get(body, "tools");
+    if (json_array_size(t)) {
+        char *s = json_dumps(t, JSON_COMPACT);
+        tools = s ? strlen(s) : 0;
+        free(s);
+    }
+    size_t n_msgs = json_array_size(json_object_get(body, "messages"));
+    return (int64_t)(rt_request_chars(body) + tools + 32 * n_msgs + 1024);
+}
+
+static int64_t prompt_tokens(const slm_route_config *c, const slm_route_request *req, bool *exact) {
+    *exact = req->prompt_tokens > 0;
+    if (*exact) return req->prompt_tokens;
+    if (req->count_tokens && token_bound(req->body) >= token_threshold(c)) {
+        int64_t n = req->count_tokens(req->count_ctx, req->body);
+        if (n >= 0) return *exact = true, n;
+    }
+    double cpt = c->chars_per_token > 0 ? c->chars_per_token : 4;
+    return (int64_t)ceil((double)rt_request_chars(req->body) / cpt);
+}
+
 slm_status rt_decide(const slm_route_config *c, const slm_route_request *req, bool budget_ok,
                      slm_route_decision *d, slm_error *err) {
     memset(d, 0, sizeof *d);
@@ -228,9 +272,7 @@ slm_status rt_decide(const slm_route_config *c, const slm_route_request *req, bo
         return slm_error_set(err, SLM_ERR_INVALID_ARG, "route: the request body must be a JSON object");
     task_kind(c, req, d);
     sensitivity(c, req, d);
-    double cpt = c->chars_per_token > 0 ? c->chars_per_token : 4;
-    d->prompt_tokens = req->prompt_tokens > 0 ? req->prompt_tokens
-                                              : (int64_t)ceil((double)rt_request_chars(req->body) / cpt);
+    d->prompt_tokens = prompt_tokens(c, req, &d->prompt_exact);
     const char *model = json_string_value(json_object_get(req->body, "model"));
     int t, m;
     if (model && strcmp(model, c->router_name) && slm_route_find_model(c, model, &t, &m)) {
@@ -249,8 +291,8 @@ slm_status rt_decide(const slm_route_config *c, const slm_route_request *req, bo
     build_plan(c, budget_ok, d);
     if (d->http_status) return SLM_OK;
     const slm_route_candidate *first = &d->plan[0];
-    rt_fmt(d->reason, sizeof d->reason, "task %s (%s), ~%lld prompt tokens%s%s: rule %s -> tier %s; first: %s/%s",
-             d->task, d->task_source, (long long)d->prompt_tokens, d->sensitive ? ", sensitive " : "",
+    rt_fmt(d->reason, sizeof d->reason, "task %s (%s), %s%lld prompt tokens%s%s: rule %s -> tier %s; first: %s/%s",
+             d->task, d->task_source, d->prompt_exact ? "" : "~", (long long)d->prompt_tokens, d->sensitive ? ", sensitive " : "",
              d->sensitive ? d->sensitive_why : "", d->rule, c->tiers[d->tier].name, c->tiers[first->tier].name,
              c->tiers[first->tier].models[first->model].name);
     return SLM_OK;

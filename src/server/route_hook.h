@@ -108,4 +108,8 @@ bool route_ollama_wants(slm_server *s, const json_t *body);
  * answers in Ollama's shape (an object, or NDJSON lines); steals body. */
 enum MHD_Result route_ollama(conn *c, json_t *body, bool chat);
 
+/* slm_token_count_fn (ctx: a route_req): the exact prompt-token count with
+ * the first local model's chat template and tokenizer (route_local.c). */
+int64_t route_count_tokens(void *ctx, const json_t *body);
+
 #endif

@@ -317,3 +317,31 @@ slm_status route_local_run(void *ctx, const slm_route_model *m, const json_t *bo
     free(x.held);
     return SLM_OK;
 }
+
+/* slm_token_count_fn: the prompt as the first local model would see it
+ * (chat template, tool definitions unless tool_choice is "none"), counted
+ * with its tokenizer. -1 when no local model is served or it cannot render
+ * the request (the router then estimates). */
+int64_t route_count_tokens(void *ctx, const json_t *body) {
+    route_req *rr = ctx;
+    const slm_route_config *cfg = slm_router_config(rr->router);
+    const slm_route_model *lm = NULL;
+    for (int t = 0; !lm && t < cfg->n_tiers; t++)
+        for (int i = 0; !lm && i < cfg->tiers[t].n_models; i++)
+            if (cfg->tiers[t].models[i].local) lm = &cfg->tiers[t].models[i];
+    unsigned status = 0;
+    slm_error err = {0};
+    srv_model *sm = lm ? resolve(rr->srv, lm, &status, &err) : NULL;
+    if (!sm) return -1;
+    const json_t *tools = json_object_get(body, "tools"), *tc = json_object_get(body, "tool_choice");
+    bool tools_on = json_array_size(tools) > 0 && !(json_is_string(tc) && !strcmp(json_string_value(tc), "none"));
+    char *text = NULL;
+    int32_t *toks = NULL;
+    size_t n = 0;
+    slm_status st = prompt_render_chat_tools(sm, json_object_get(body, "messages"), tools_on ? tools : NULL, &text, &err);
+    if (st == SLM_OK) st = prompt_tokenize(sm, text, true, &toks, &n, &err);
+    models_release(rr->srv, sm);
+    free(text);
+    free(toks);
+    return st == SLM_OK ? (int64_t)n : -1;
+}

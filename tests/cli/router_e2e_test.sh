@@ -152,6 +152,24 @@ kill -TERM "$PID_fb"
 wait "$PID_fb" 2>/dev/null
 check "after SIGTERM every request to fb has its ledger row" "$(sql "$TMP/b/ledger.db" "SELECT COUNT(*) FROM requests")" 4
 
+# ---- exact prompt tokens: the local tokenizer decides the long-context rule ----
+mkdir -p "$TMP/d"
+cat >"$TMP/d/slm.yaml" <<EOF
+tiers:
+  - name: local
+    models: [{name: small, path: '$M', context_window: 300}]
+  - name: long
+    models: [{name: wide, base_url: 'http://127.0.0.1:$PORT_fake/v1', model: ok-d}]
+rules:
+  - {name: too-long, exceeds_local_context: true, tier: long}
+EOF
+SLM_HOME="$TMP/d" start_slm fd || { fail "front d"; finish; }
+digits=$(printf '0123456789%.0s' $(seq 60)) # 600 characters: ~150 tokens by chars/4, ~600 by the tokenizer
+chat "$PORT_fd" "$(msg "$digits")"
+check "600 digits: counted with the local tokenizer, over the 300-token context -> long tier" "$CODE $(hdr x-slm-tier) $(fake_count ok-d)" "200 long 1"
+chat "$PORT_fd" "$(msg 'Classify: fine')"
+check "a short prompt stays local" "$CODE $(hdr x-slm-tier)" "200 local"
+
 # ---- budget exhaustion ----
 mkdir -p "$TMP/c"
 cat >"$TMP/c/slm.yaml" <<EOF
