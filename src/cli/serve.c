@@ -29,8 +29,9 @@ static void serve_usage(FILE *f) {
     fprintf(f,
             "usage: slm serve --model PATH [options]\n"
             "  Serves the OpenAI API (/v1/chat/completions, /v1/completions, /v1/models) and the\n"
-            "  Ollama API (/api/chat, /api/generate, /api/tags, /api/show, /api/ps, /api/version),\n"
-            "  plus GET /health and GET /metrics (Prometheus).\n"
+            "  Ollama API (/api/chat, /api/generate, /api/tags, /api/show, /api/ps, /api/version,\n"
+            "  /api/pull, /api/delete), plus GET /health and GET /metrics (Prometheus). A request\n"
+            "  may name any model in the store ($SLM_HOME); it is loaded on first use.\n"
             "options:\n"
             "  -m, --model [NAME=]MODEL a GGUF file or a store name (repeatable); NAME defaults to\n"
             "                           the store name or the file name without .gguf. Models\n"
