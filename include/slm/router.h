@@ -139,6 +139,12 @@ typedef struct slm_route_config {
     /* ledger */
     char *ledger_path;           /* NULL: $SLM_HOME/ledger.db */
     bool log_content;            /* store prompts and answers in the ledger (off) */
+    /* task classification by a local model (classifier:), for requests that
+     * name no task; NULL model: off */
+    char *classifier_model;      /* a local model's name */
+    char **classifier_labels;    /* the task kinds it may answer */
+    int n_classifier_labels;
+    char *classifier_prompt;     /* instructions (NULL: built-in) */
 } slm_route_config;
 
 /* Parses and validates slm.yaml. Errors name the file, line and problem:
@@ -163,6 +169,12 @@ typedef const char *(*slm_header_fn)(void *ctx, const char *name);
 /* Counts a request's prompt tokens exactly (the local model's tokenizer and
  * chat template); < 0 when it cannot. */
 typedef int64_t (*slm_token_count_fn)(void *ctx, const json_t *body);
+/* Asks local model m to pick one of labels as the request's task kind (a
+ * choice-constrained generation); instructions may be NULL. Writes the
+ * label into out; false when it cannot (the router then infers the task). */
+typedef bool (*slm_task_classify_fn)(void *ctx, const slm_route_model *m, const json_t *body,
+                                     const char *const *labels, int n_labels, const char *instructions, char *out,
+                                     size_t cap);
 
 typedef struct slm_route_request {
     const json_t *body;          /* OpenAI chat completion request */
@@ -181,6 +193,10 @@ typedef struct slm_route_request {
      * from chars_per_token. */
     slm_token_count_fn count_tokens;
     void *count_ctx;
+    /* Task classification when the config has a classifier and the request
+     * names no task (x-slm-task, metadata.task); NULL: inferred as before. */
+    slm_task_classify_fn classify;
+    void *classify_ctx;
 } slm_route_request;
 
 #define SLM_ROUTE_MAX_PLAN 32
@@ -192,7 +208,7 @@ typedef struct slm_route_candidate {
 typedef struct slm_route_decision {
     bool routed;                 /* false: the request named a model directly (bypass) */
     char task[32];               /* task kind */
-    char task_source[16];        /* "header", "metadata", "inferred", "default" */
+    char task_source[16];        /* "header", "metadata", "classifier", "inferred", "default" */
     bool sensitive;
     char sensitive_why[96];      /* "header", "metadata", "pii:email,iban", "" */
     int64_t prompt_tokens;       /* exact or estimated */

@@ -125,6 +125,7 @@ static const struct {
     {"tiers", y_tiers},           {"router", y_router},           {"rules", y_rules},
     {"tasks", y_tasks},           {"sensitivity", y_sensitivity}, {"confidence", y_confidence},
     {"reliability", y_reliability}, {"budgets", y_budgets},       {"ledger", y_ledger},
+    {"classifier", y_classifier}, /* after tiers: it names a local model */
 };
 #define N_SECTIONS (sizeof SECTIONS / sizeof SECTIONS[0])
 
@@ -137,7 +138,7 @@ static slm_status read_root(ycx *y, yaml_node_t *root, slm_route_config *c) {
         bool known = false;
         for (size_t i = 0; k && i < N_SECTIONS; i++) known |= !strcmp(k, SECTIONS[i].name);
         if (!known) return y_fail(y, y_node(y, p->key), "unknown section '%s' (tiers, router, rules, tasks, "
-                                  "sensitivity, confidence, reliability, budgets, ledger)", k ? k : "?");
+                                  "sensitivity, confidence, reliability, budgets, ledger, classifier)", k ? k : "?");
     }
     if (!section(y, root, "tiers")) return y_fail(y, root, "no 'tiers' section: list at least one tier");
     for (size_t i = 0; i < N_SECTIONS; i++) {
@@ -273,6 +274,10 @@ void slm_route_config_free(slm_route_config *c) {
     free(c->key_budgets);
     free(c->router_name);
     free(c->ledger_path);
+    free(c->classifier_model);
+    for (int i = 0; c->classifier_labels && i < c->n_classifier_labels; i++) free(c->classifier_labels[i]);
+    free(c->classifier_labels);
+    free(c->classifier_prompt);
     free(c->path);
     free(c);
 }

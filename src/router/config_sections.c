@@ -1,5 +1,5 @@
 /* slm.yaml sections other than tiers/rules: router, tasks, sensitivity,
- * confidence, reliability, budgets, ledger. Each is a mapping; unknown keys
+ * confidence, reliability, budgets, ledger, classifier. Each is a mapping; unknown keys
  * are errors (a typo must not silently change routing). */
 #include "router/config_yaml.h"
 
@@ -257,6 +257,37 @@ slm_status y_ledger(ycx *y, const yaml_node_t *n, slm_route_config *c) {
         else if (!strcmp(k, "log_content")) st = y_bool(y, v, k, &c->log_content);
         else st = y_fail(y, v, "unknown ledger key '%s' (path, log_content)", k);
         if (st) return st;
+    }
+    return SLM_OK;
+}
+
+/* classifier: {model: NAME, labels: [classify, code, ...], prompt: "..."}:
+ * the local model that picks a task kind for requests that name none. */
+slm_status y_classifier(ycx *y, const yaml_node_t *n, slm_route_config *c) {
+    Y_MAP_LOOP(y, n, "classifier") {
+        const char *k = y_key(y, p);
+        yaml_node_t *v = y_node(y, p->value);
+        if (!k) return y_fail(y, n, "classifier keys must be strings");
+        if (!strcmp(k, "model")) st = y_str(y, v, k, &c->classifier_model);
+        else if (!strcmp(k, "labels")) st = y_strs(y, v, k, &c->classifier_labels, &c->n_classifier_labels);
+        else if (!strcmp(k, "prompt")) st = y_str(y, v, k, &c->classifier_prompt);
+        else st = y_fail(y, v, "unknown classifier key '%s' (model, labels, prompt)", k);
+        if (st) return st;
+    }
+    int t, m;
+    if (!c->classifier_model) return y_fail(y, n, "classifier: model is required");
+    if (!slm_route_find_model(c, c->classifier_model, &t, &m) || !c->tiers[t].models[m].local)
+        return y_fail(y, n, "classifier: model '%s' is not a local model under tiers", c->classifier_model);
+    if (c->n_classifier_labels < 2 || c->n_classifier_labels > 64)
+        return y_fail(y, n, "classifier: labels must list 2 to 64 task kinds");
+    for (int i = 0; i < c->n_classifier_labels; i++) {
+        const char *l = c->classifier_labels[i];
+        size_t len = strlen(l);
+        bool ok = len > 0 && len < 32;
+        for (size_t j = 0; ok && j < len; j++)
+            ok = (l[j] >= 'a' && l[j] <= 'z') || (l[j] >= 'A' && l[j] <= 'Z') || (l[j] >= '0' && l[j] <= '9') ||
+                 l[j] == '_' || l[j] == '-';
+        if (!ok) return y_fail(y, n, "classifier: label '%s' must be 1-31 letters, digits, '_' or '-'", l);
     }
     return SLM_OK;
 }

@@ -43,5 +43,6 @@ slm_status y_confidence(ycx *y, const yaml_node_t *n, slm_route_config *c);
 slm_status y_reliability(ycx *y, const yaml_node_t *n, slm_route_config *c);
 slm_status y_budgets(ycx *y, const yaml_node_t *n, slm_route_config *c);
 slm_status y_ledger(ycx *y, const yaml_node_t *n, slm_route_config *c);
+slm_status y_classifier(ycx *y, const yaml_node_t *n, slm_route_config *c);
 
 #endif

@@ -76,6 +76,24 @@ void slm_route_infer_task(const slm_route_config *c, const json_t *body, char *t
     snprintf(task, cap, "chat");
 }
 
+/* The configured classifier (a local model choosing among labels); false
+ * when there is none, the caller cannot run it, or it answered off-list. */
+static bool classify(const slm_route_config *c, const slm_route_request *r, slm_route_decision *d) {
+    int t, m;
+    if (!c->classifier_model || !r->classify || !slm_route_find_model(c, c->classifier_model, &t, &m)) return false;
+    char out[32] = "";
+    if (!r->classify(r->classify_ctx, &c->tiers[t].models[m], r->body, (const char *const *)c->classifier_labels,
+                     c->n_classifier_labels, c->classifier_prompt, out, sizeof out))
+        return false;
+    for (int i = 0; i < c->n_classifier_labels; i++)
+        if (!strcmp(out, c->classifier_labels[i])) {
+            snprintf(d->task, sizeof d->task, "%s", out);
+            snprintf(d->task_source, sizeof d->task_source, "classifier");
+            return true;
+        }
+    return false;
+}
+
 static void task_kind(const slm_route_config *c, const slm_route_request *r, slm_route_decision *d) {
     const char *h = header(r, "x-slm-task");
     const char *m = json_string_value(json_object_get(json_object_get(r->body, "metadata"), "task"));
@@ -85,7 +103,7 @@ static void task_kind(const slm_route_config *c, const slm_route_request *r, slm
     } else if (m && task_name_ok(m)) {
         snprintf(d->task, sizeof d->task, "%s", m);
         snprintf(d->task_source, sizeof d->task_source, "metadata");
-    } else {
+    } else if (!classify(c, r, d)) {
         slm_route_infer_task(c, r->body, d->task, sizeof d->task);
         snprintf(d->task_source, sizeof d->task_source, "inferred");
     }

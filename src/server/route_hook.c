@@ -117,7 +117,8 @@ static route_req *rr_new(conn *c, json_t *body, route_fmt *fmt) {
     rr->rq = (slm_route_request){.body = body, .header = header_fn, .header_ctx = rr,
                                  .key_id = rr->key_id[0] ? rr->key_id : NULL,
                                  .raw_answer = !rr->stream && !fmt, /* a remote answer goes out as received */
-                                 .count_tokens = route_count_tokens, .count_ctx = rr};
+                                 .count_tokens = route_count_tokens, .count_ctx = rr,
+                                 .classify = route_classify_task, .classify_ctx = rr};
     return rr;
 }
 

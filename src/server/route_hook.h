@@ -111,5 +111,9 @@ enum MHD_Result route_ollama(conn *c, json_t *body, bool chat);
 /* slm_token_count_fn (ctx: a route_req): the exact prompt-token count with
  * the first local model's chat template and tokenizer (route_local.c). */
 int64_t route_count_tokens(void *ctx, const json_t *body);
+/* slm_task_classify_fn (ctx: a route_req): the classifier model picks a
+ * label with a choice grammar, greedily (route_local.c). */
+bool route_classify_task(void *ctx, const slm_route_model *m, const json_t *body, const char *const *labels,
+                         int n_labels, const char *instructions, char *out, size_t cap);
 
 #endif

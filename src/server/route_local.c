@@ -345,3 +345,87 @@ int64_t route_count_tokens(void *ctx, const json_t *body) {
     free(toks);
     return st == SLM_OK ? (int64_t)n : -1;
 }
+
+/* ---- task classification (slm.yaml classifier:) ---- */
+
+#define CLASSIFY_MAX_TEXT 4000 /* bytes of the request shown to the classifier */
+
+/* The classifier's conversation: instructions naming the labels, then the
+ * last user message (cut to CLASSIFY_MAX_TEXT at a UTF-8 boundary). */
+static json_t *classify_messages(const json_t *body, const char *const *labels, int n, const char *instructions) {
+    const char *text = "";
+    size_t len = 0, i;
+    const json_t *msg;
+    json_array_foreach(json_object_get(body, "messages"), i, msg) {
+        const json_t *content = json_object_get(msg, "content");
+        const char *role = json_string_value(json_object_get(msg, "role"));
+        if (role && !strcmp(role, "user") && json_is_string(content))
+            text = json_string_value(content), len = json_string_length(content);
+    }
+    if (len > CLASSIFY_MAX_TEXT) {
+        len = CLASSIFY_MAX_TEXT;
+        while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80) len--;
+    }
+    char sys[2048];
+    int at = snprintf(sys, sizeof sys, "%s",
+                      instructions ? instructions : "Decide which kind of task the user's request is. Answer with "
+                                                    "exactly one of these words:");
+    for (int k = 0; k < n && at > 0 && (size_t)at < sizeof sys; k++)
+        at += snprintf(sys + at, sizeof sys - (size_t)at, "%s%s", k ? ", " : " ", labels[k]);
+    return json_pack("[{s:s, s:s}, {s:s, s:s%}]", "role", "system", "content", sys, "role", "user", "content", text,
+                     len);
+}
+
+/* Runs one greedy, choice-constrained generation; the output is the label. */
+static bool classify_run(route_req *rr, srv_model *sm, const int32_t *toks, size_t n_toks, const char *const *labels, int n,
+                         char *out, size_t cap) {
+    slm_grammar *g = NULL;
+    slm_constraint *cons = NULL;
+    if (slm_grammar_compile_choice(labels, (size_t)n, &g, NULL) != SLM_OK ||
+        slm_constraint_new(g, NULL, 0, &cons, NULL) != SLM_OK) /* takes g, also on failure */
+        return false;
+    slm_request_params rp;
+    slm_request_params_default(&rp);
+    rp.prompt = toks;
+    rp.n_prompt = n_toks;
+    rp.n_predict = 32; /* labels are at most 31 bytes */
+    rp.sampling.temperature = 0;
+    rp.constraint = cons;
+    slm_request *req = NULL;
+    bool ok = slm_sched_submit(sm->sched, &rp, &req, NULL) == SLM_OK;
+    slm_constraint_unref(cons); /* the request holds its own reference */
+    size_t len = 0;
+    for (bool done = !ok; !done;) {
+        slm_event ev;
+        if (!slm_request_next(req, &ev, POLL_MS)) {
+            if (client_left(&(local_run){.rr = rr})) slm_request_cancel(req);
+            continue;
+        }
+        if (ev.text_len && len + ev.text_len < cap) memcpy(out + len, ev.text, ev.text_len), len += ev.text_len;
+        if (ev.kind == SLM_EVENT_DONE) done = true, ok = ev.status == SLM_OK && ev.finish == SLM_FINISH_STOP;
+    }
+    slm_request_free(req);
+    out[len < cap ? len : cap - 1] = '\0';
+    return ok;
+}
+
+bool route_classify_task(void *ctx, const slm_route_model *m, const json_t *body, const char *const *labels,
+                         int n_labels, const char *instructions, char *out, size_t cap) {
+    route_req *rr = ctx;
+    unsigned status = 0;
+    slm_error err = {0};
+    srv_model *sm = resolve(rr->srv, m, &status, &err);
+    if (!sm) return false;
+    json_t *msgs = classify_messages(body, labels, n_labels, instructions);
+    char *text = NULL;
+    int32_t *toks = NULL;
+    size_t n = 0;
+    bool ok = msgs && prompt_render_chat(sm, msgs, &text, &err) == SLM_OK &&
+              prompt_tokenize(sm, text, true, &toks, &n, &err) == SLM_OK &&
+              classify_run(rr, sm, toks, n, labels, n_labels, out, cap);
+    json_decref(msgs);
+    free(text);
+    free(toks);
+    models_release(rr->srv, sm);
+    return ok;
+}

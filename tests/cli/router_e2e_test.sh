@@ -170,6 +170,28 @@ check "600 digits: counted with the local tokenizer, over the 300-token context 
 chat "$PORT_fd" "$(msg 'Classify: fine')"
 check "a short prompt stays local" "$CODE $(hdr x-slm-tier)" "200 local"
 
+# ---- task classification by the local model (classifier:) ----
+mkdir -p "$TMP/e"
+cat >"$TMP/e/slm.yaml" <<EOF
+tiers:
+  - name: local
+    models: [{name: small, path: '$M'}]
+  - name: mid
+    models: [{name: cm, base_url: 'http://127.0.0.1:$PORT_fake/v1', model: ok-e}]
+rules:
+  - {name: code-mid, task: code, tier: mid}
+classifier: {model: small, labels: [code, summarize]}
+EOF
+SLM_HOME="$TMP/e" start_slm fe || { fail "front e"; finish; }
+chat "$PORT_fe" "$(msg 'hello there')"
+task=$(sql "$TMP/e/ledger.db" "SELECT task FROM requests ORDER BY id DESC LIMIT 1")
+case "$task" in code|summarize) pass "the classifier picked a task from its labels ($task; inference would say chat)" ;;
+  *) fail "classifier: task '$task'" ;; esac
+want=local; [ "$task" = code ] && want=mid
+check "and the rules routed on it" "$CODE $(hdr x-slm-tier)" "200 $want"
+chat "$PORT_fe" "$(msg 'hello there')" "x-slm-task: code"
+check "a named task skips the classifier" "$CODE $(hdr x-slm-tier) $(sql "$TMP/e/ledger.db" "SELECT task FROM requests ORDER BY id DESC LIMIT 1")" "200 mid code"
+
 # ---- budget exhaustion ----
 mkdir -p "$TMP/c"
 cat >"$TMP/c/slm.yaml" <<EOF
