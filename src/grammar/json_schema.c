@@ -149,7 +149,7 @@ static int is_trivial_unsupported(const char *k, json_t *v, json_t *s) {
 
 static slm_status check_keywords(jsg *j, json_t *s) {
     static const char *const unsupported[] = {
-        "unevaluatedProperties", "unevaluatedItems", "uniqueItems",
+        "unevaluatedProperties", "unevaluatedItems",
         "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor"};
     const char *k;
     json_t *v;
@@ -295,7 +295,28 @@ static int props_outside(json_t *closed, json_t *other) {
     return 0;
 }
 
+/* s without if / then / else that have no partner (no-ops on their own,
+ * and they must not pair up with a partner from another merged schema). */
+static json_t *strip_lone_conditionals(jsg *j, json_t *s) {
+    int has_if = json_object_get(s, "if") != NULL;
+    int has_branch = json_object_get(s, "then") || json_object_get(s, "else");
+    if (has_if == has_branch) return s;
+    json_t *r = js_keep(j, json_copy(s));
+    json_object_del(r, "if"), json_object_del(r, "then"), json_object_del(r, "else");
+    return r;
+}
+
 static json_t *merge2(jsg *j, json_t *a, json_t *b) {
+    a = strip_lone_conditionals(j, a);
+    b = strip_lone_conditionals(j, b);
+    if ((json_object_get(a, "if") && json_object_get(b, "if")) ||
+        ((json_object_get(a, "if") || json_object_get(b, "if")) &&
+         (json_object_get(a, "if") ? json_object_get(b, "then") || json_object_get(b, "else")
+                                   : json_object_get(a, "then") || json_object_get(a, "else")))) {
+        /* two conditionals: each becomes its anyOf first */
+        if (js_has_logic(a) && !(a = js_rewrite_logic(j, a))) return NULL;
+        if (js_has_logic(b) && !(b = js_rewrite_logic(j, b))) return NULL;
+    }
     if ((json_object_get(a, "prefixItems") && json_object_get(b, "items")) ||
         (json_object_get(b, "prefixItems") && json_object_get(a, "items"))) {
         js_fail(j, SLM_ERR_UNSUPPORTED, "allOf combining items with prefixItems of another branch");
@@ -350,7 +371,7 @@ static json_t *merge2(jsg *j, json_t *a, json_t *b) {
                 json_array_append(nv, x);
                 break;
             }
-        } else if (!strcmp(k, "allOf")) {
+        } else if (!strcmp(k, "allOf") || !strcmp(k, "$slm_not_numbers")) {
             nv = json_copy(va);
             json_array_extend(nv, vb);
         } else if (!strcmp(k, "not") || !strcmp(k, "$slm_not_string")) { /* not A and not B */
@@ -641,9 +662,9 @@ unsigned js_gen(jsg *j, json_t *s) {
     } else if (js_has_logic(s)) {
         json_t *d = js_rewrite_logic(j, s);
         id = d ? js_gen(j, d) : 0;
-    } else if (json_object_get(s, "allOf")) id = gen_all_of(j, s);
-    else if (json_object_get(s, "anyOf")) id = gen_any_of(j, s, "anyOf");
-    else if (json_object_get(s, "oneOf")) id = gen_any_of(j, s, "oneOf");
+    } else if (json_object_get(s, "anyOf")) id = gen_any_of(j, s, "anyOf"); /* before allOf: each pass */
+    else if (json_object_get(s, "oneOf")) id = gen_any_of(j, s, "oneOf");  /* removes one alternative level */
+    else if (json_object_get(s, "allOf")) id = gen_all_of(j, s);
     else if (json_object_get(s, "const") || json_object_get(s, "enum")) id = gen_enum(j, s);
     else if (json_is_object(json_object_get(s, "not")) && json_object_size(json_object_get(s, "not")) == 0)
         id = 2;

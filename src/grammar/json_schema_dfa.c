@@ -289,7 +289,12 @@ static size_t class_ranges(const sdfa *d, const tc *row, size_t k0, size_t k1, g
     return n;
 }
 
-unsigned js_gen_sdfa(jsg *j, const sdfa *d) {
+static unsigned gen_sdfa(jsg *j, const sdfa *d, int quoted);
+
+unsigned js_gen_sdfa(jsg *j, const sdfa *d) { return gen_sdfa(j, d, 1); }
+unsigned js_gen_sdfa_raw(jsg *j, const sdfa *d) { return gen_sdfa(j, d, 0); }
+
+static unsigned gen_sdfa(jsg *j, const sdfa *d, int quoted) {
     if (j->st) return 0;
     uint8_t *live = live_states(d);
     unsigned *ids = calloc(d->n_st ? d->n_st : 1, sizeof *ids);
@@ -316,7 +321,7 @@ unsigned js_gen_sdfa(jsg *j, const sdfa *d) {
         qsort(row, n, sizeof *row, cmp_tc);
         gstr body = {0};
         int first = 1;
-        if (d->acc[s]) gstr_puts(&body, "\"\\\"\""), first = 0;
+        if (d->acc[s]) gstr_puts(&body, quoted ? "\"\\\"\"" : "\"\""), first = 0;
         for (size_t k = 0; k < n;) {
             size_t e = k;
             while (e < n && row[e].t == row[k].t) e++;
@@ -336,7 +341,7 @@ unsigned js_gen_sdfa(jsg *j, const sdfa *d) {
     }
     if (!j->st) {
         char b[48];
-        snprintf(b, sizeof b, "\"\\\"\" r%u", ids[0]);
+        snprintf(b, sizeof b, quoted ? "\"\\\"\" r%u" : "r%u", ids[0]);
         id = js_rule(j, b);
     }
 done:

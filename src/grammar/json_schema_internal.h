@@ -116,6 +116,10 @@ slm_status sdfa_minimize(sdfa *d, slm_error *err);
 /* Rule for the JSON strings ("..." with their quotes) whose content d
  * accepts; 2 (never) when d is empty. */
 unsigned js_gen_sdfa(jsg *j, const sdfa *d);
+/* The same without quotes (number spellings). */
+unsigned js_gen_sdfa_raw(jsg *j, const sdfa *d);
+/* Numbers with non-integer bounds / multipleOf (json_schema_number.c). */
+unsigned js_gen_number_dfa(jsg *j, json_t *s, int integer);
 /* The strings valid under schema s (json_schema_strdfa.c); 0 or -1 with
  * the error recorded in j. */
 int js_string_dfa(jsg *j, json_t *s, sdfa *out);

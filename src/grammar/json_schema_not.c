@@ -70,14 +70,20 @@ static int neg_values(jsg *j, json_t *vals, json_t *parts) {
         else if (json_is_array(v)) has_arr = 1;
         else json_array_append(strs, v);
     }
-    if (has_num || has_obj || has_arr) {
+    if (has_obj || has_arr) {
         json_decref(strs);
-        return fail_null(j, "enum/const with ", has_num ? "number values" : "object or array values") ? 0 : -1;
+        return fail_null(j, "enum/const with ", "object or array values") ? 0 : -1;
     }
     if (!has_null) json_array_append_new(parts, json_pack("{s:s}", "type", "null"));
     if (!has_true && !has_false) json_array_append_new(parts, json_pack("{s:s}", "type", "boolean"));
     else if (!has_true || !has_false) json_array_append_new(parts, json_pack("{s:[b]}", "enum", !has_true));
-    json_array_append_new(parts, json_pack("{s:s}", "type", "number"));
+    if (has_num) { /* numbers other than these: spelled out by the number DFA */
+        json_t *nums = json_array();
+        json_array_foreach(vals, i, v) if (json_is_number(v)) json_array_append(nums, v);
+        json_array_append_new(parts, json_pack("{s:s,s:o}", "type", "number", "$slm_not_numbers", nums));
+    } else {
+        json_array_append_new(parts, json_pack("{s:s}", "type", "number"));
+    }
     json_array_append_new(parts, json_pack("{s:s}", "type", "object"));
     json_array_append_new(parts, json_pack("{s:s}", "type", "array"));
     if (json_array_size(strs))

@@ -85,8 +85,72 @@ static unsigned gen_contains(jsg *j, json_t *s, json_t *contains) {
     return first ? rulef(j, "\"[\" ws r%u ws \"]\"", first) : 0;
 }
 
+#define MAX_UNIQUE_VALUES 10
+
+/* The finite value set of an items schema (enum/const, boolean, null),
+ * or NULL when it is not one. */
+static json_t *finite_values(jsg *j, json_t *items) {
+    json_t *d = items ? js_deref(j, items) : NULL;
+    if (!d) return NULL;
+    json_t *e = json_object_get(d, "enum"), *c = json_object_get(d, "const"), *t = json_object_get(d, "type");
+    if (c) return json_pack("[O]", c);
+    if (json_is_array(e)) return json_incref(e);
+    if (json_is_string(t) && !strcmp(json_string_value(t), "boolean")) return json_pack("[bb]", 1, 0);
+    if (json_is_string(t) && !strcmp(json_string_value(t), "null")) return json_pack("[n]");
+    return NULL;
+}
+
+/* uniqueItems over a finite item set: the state is the set of values
+ * used so far (a bitmask), so no value can repeat; the count is the
+ * bitmask's size, checked against minItems/maxItems. */
+static unsigned gen_unique(jsg *j, json_t *s, long long lo, long long hi) {
+    json_t *items = json_object_get(s, "items");
+    if (json_object_get(s, "prefixItems") || json_is_array(items) || json_object_get(s, "contains"))
+        return js_fail(j, SLM_ERR_UNSUPPORTED, "uniqueItems together with prefixItems or contains");
+    json_t *vals = finite_values(j, items);
+    if (!vals || json_array_size(vals) > MAX_UNIQUE_VALUES) {
+        json_decref(vals);
+        return j->st ? 0 : js_fail(j, SLM_ERR_UNSUPPORTED, "uniqueItems (decidable only when items is an enum/const/boolean of at most %d values)", MAX_UNIQUE_VALUES);
+    }
+    unsigned v[MAX_UNIQUE_VALUES], nv = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach(vals, i, x) { /* each value as far as items allows it */
+        unsigned id = js_gen(j, js_keep(j, json_pack("{s:[O,{s:O}]}", "allOf", items ? items : json_true(), "const", x)));
+        if (id && id != 2) v[nv++] = id;
+    }
+    json_decref(vals);
+    if (j->st) return 0;
+    unsigned *u = calloc((size_t)1 << nv, sizeof *u);
+    if (!u) return js_fail(j, SLM_ERR_NOMEM, "out of memory");
+    for (unsigned m = 0; m < (1u << nv); m++) u[m] = js_new_id(j);
+    for (unsigned m = 0; m < (1u << nv) && !j->st; m++) {
+        int cnt = __builtin_popcount(m), first = 1;
+        gstr b = {0};
+        if (cnt >= lo && m) gstr_puts(&b, "\"\""), first = 0;
+        if (!m && lo <= 0) gstr_puts(&b, "\"\""), first = 0;
+        for (unsigned k = 0; k < nv && (hi < 0 || cnt < hi); k++) {
+            if (m >> k & 1) continue;
+            gstr_printf(&b, "%s%sr%u r%u", first ? "" : " | ", m ? "ws \",\" ws " : "", v[k], u[m | 1u << k]);
+            first = 0;
+        }
+        if (first) gstr_puts(&b, "[^\\x00-\\U0010FFFF]");
+        js_define(j, u[m], b.p);
+        gstr_free(&b);
+    }
+    unsigned start = u[0];
+    free(u);
+    return j->st ? 0 : rulef(j, "\"[\" ws r%u ws \"]\"", start);
+}
+
 unsigned js_gen_array(jsg *j, json_t *s) {
     json_t *contains = json_object_get(s, "contains");
+    json_t *uniq = json_object_get(s, "uniqueItems");
+    if (json_is_true(uniq)) {
+        long long ulo, uhi;
+        if (get_count(j, s, "minItems", 0, &ulo) || get_count(j, s, "maxItems", -1, &uhi)) return 0;
+        if (uhi < 0 || uhi > 1) return gen_unique(j, s, ulo, uhi);
+    }
     if (contains) return gen_contains(j, s, contains);
     json_t *prefix = json_object_get(s, "prefixItems"), *items = json_object_get(s, "items");
     json_t *rest = items;
@@ -380,11 +444,14 @@ unsigned js_gen_number(jsg *j, json_t *s, int integer) {
     if (get_bound(j, s, "minimum", "exclusiveMinimum", &lo) || get_bound(j, s, "maximum", "exclusiveMaximum", &hi))
         return 0;
     json_t *mult = json_object_get(s, "multipleOf");
+    if (json_object_get(s, "$slm_not_numbers")) return js_gen_number_dfa(j, s, integer);
     if (mult) {
         double m = json_number_value(mult);
         if (!json_is_number(mult) || m <= 0) return js_fail(j, SLM_ERR_FORMAT, "multipleOf must be positive");
-        if (!(integer && m == 1.0)) return js_fail(j, SLM_ERR_UNSUPPORTED, "multipleOf %g", m);
+        if (!(integer && m == 1.0)) return js_gen_number_dfa(j, s, integer);
     }
+    if (!integer && ((lo.has && lo.v != floor(lo.v)) || (hi.has && hi.v != floor(hi.v))))
+        return js_gen_number_dfa(j, s, 0);
     if (!integer) return lo.has || hi.has ? gen_decimal_range(j, lo, hi) : js_rule(j, "jnum");
     if (!lo.has && !hi.has) return js_rule(j, "jint");
     long long L = 0, H = 0;

@@ -495,9 +495,168 @@ static void test_maskbench(void **state) {
     assert_true(st.supported >= (limit < n ? 0 : 2500));
 }
 
+/* ---- per-keyword tests ------------------------------------------------ */
+
+#define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* Compiles schema (loose additionalProperties, as the suites) and checks
+ * every good text is accepted and every bad one rejected. */
+static void expect(const char *schema, const char *const *good, const char *const *bad) {
+    slm_json_schema_opts o = {.loose_additional = true};
+    slm_grammar *g = NULL;
+    slm_error err = {0};
+    slm_status rc = slm_grammar_compile_json_schema(schema, strlen(schema), &o, &g, &err);
+    if (rc != SLM_OK) printf("compile failed: %s\n  %s\n", schema, err.msg);
+    assert_int_equal(rc, SLM_OK);
+    slm_grammar_matcher *m = NULL;
+    assert_int_equal(slm_grammar_matcher_new(g, NULL, &m, NULL), SLM_OK);
+    for (; *good; good++) {
+        if (!accepts(m, *good)) printf("valid rejected: %s\n  schema %s\n", *good, schema);
+        assert_true(accepts(m, *good));
+    }
+    for (; *bad; bad++) {
+        if (accepts(m, *bad)) printf("invalid accepted: %s\n  schema %s\n", *bad, schema);
+        assert_false(accepts(m, *bad));
+    }
+    slm_grammar_matcher_free(m);
+    slm_grammar_free(g);
+}
+
+/* The schema is refused with SLM_ERR_UNSUPPORTED and a message naming what. */
+static void expect_unsupported(const char *schema, const char *what) {
+    slm_grammar *g = NULL;
+    slm_error err = {0};
+    assert_int_equal(slm_grammar_compile_json_schema(schema, strlen(schema), NULL, &g, &err), SLM_ERR_UNSUPPORTED);
+    assert_null(g);
+    if (!strstr(err.msg, what)) printf("message '%s' does not name '%s'\n", err.msg, what);
+    assert_non_null(strstr(err.msg, what));
+}
+
+static void test_pattern_properties(void **state) {
+    (void)state;
+    expect("{\"properties\":{\"a\":{\"type\":\"string\"}},\"patternProperties\":{\"^x-\":{\"type\":\"integer\"}},"
+           "\"additionalProperties\":false}",
+           LIST("{}", "{\"a\":\"s\"}", "{\"a\":\"s\",\"x-1\":2}", "{\"x-q\":1,\"x-r\":2}"),
+           LIST("{\"b\":1}", "{\"x-1\":\"s\"}", "{\"a\":1}", "{\"x\":1}"));
+    /* absent additionalProperties: other keys take anything, matching ones the pattern's schema */
+    expect("{\"patternProperties\":{\"^x-\":{\"type\":\"integer\"}}}",
+           LIST("{\"y\":\"s\"}", "{\"x-a\":1}", "{\"x\":\"s\",\"x-\":3}"), LIST("{\"x-a\":\"s\"}", "{\"y\":1,\"x-b\":[]}"));
+    /* a listed property whose name matches gets both schemas */
+    expect("{\"properties\":{\"x-a\":{\"minimum\":5}},\"patternProperties\":{\"^x-\":{\"type\":\"integer\"}}}",
+           LIST("{\"x-a\":7}", "{\"x-b\":1}"), LIST("{\"x-a\":7.5}", "{\"x-a\":3}"));
+    /* a key matching two patterns must satisfy both */
+    expect("{\"patternProperties\":{\"a\":{\"type\":\"integer\"},\"b\":{\"minimum\":10}},\"additionalProperties\":false}",
+           LIST("{\"ab\":12}", "{\"a\":1}", "{\"b\":11.5}"), LIST("{\"ab\":5}", "{\"ab\":11.5}", "{\"c\":1}"));
+    /* additionalProperties as a schema for keys matching no pattern */
+    expect("{\"patternProperties\":{\"^[0-9]+$\":{\"type\":\"boolean\"}},\"additionalProperties\":{\"type\":\"string\"}}",
+           LIST("{\"12\":true,\"k\":\"v\"}"), LIST("{\"12\":\"v\"}", "{\"k\":true}", "{\"1a\":true}"));
+}
+
+static void test_property_names(void **state) {
+    (void)state;
+    expect("{\"propertyNames\":{\"pattern\":\"^[a-z]+$\",\"maxLength\":3}}", LIST("{}", "{\"abc\":1}", "{\"a\":1,\"b\":2}"),
+           LIST("{\"abcd\":1}", "{\"A\":1}", "{\"\":1}"));
+    expect("{\"propertyNames\":false}", LIST("{}", "1"), LIST("{\"a\":1}"));
+    expect("{\"properties\":{\"long\":{}},\"propertyNames\":{\"maxLength\":3}}", LIST("{\"abc\":1}"), LIST("{\"long\":1}"));
+    expect("{\"propertyNames\":{\"enum\":[\"a\",\"b\"]}}", LIST("{\"a\":1,\"b\":2}"), LIST("{\"c\":1}"));
+}
+
+static void test_min_max_properties(void **state) {
+    (void)state;
+    expect("{\"minProperties\":1,\"maxProperties\":2}", LIST("{\"a\":1}", "{\"a\":1,\"b\":2}", "[]"),
+           LIST("{}", "{\"a\":1,\"b\":2,\"c\":3}"));
+    expect("{\"properties\":{\"a\":{},\"b\":{}},\"minProperties\":2}", LIST("{\"a\":1,\"b\":2}", "{\"a\":1,\"z\":2}", "{\"x\":1,\"y\":2}"),
+           LIST("{\"a\":1}", "{}", "{\"z\":1}"));
+    expect("{\"properties\":{\"a\":{}},\"required\":[\"a\"],\"maxProperties\":1}", LIST("{\"a\":1}"), LIST("{\"a\":1,\"b\":2}", "{}"));
+}
+
+static void test_number_bounds(void **state) {
+    (void)state;
+    expect("{\"type\":\"number\",\"minimum\":0.5,\"exclusiveMaximum\":2.25}", LIST("0.5", "0.51", "1", "2.24999", "1.0"),
+           LIST("0.49", "0.4999", "2.25", "2.250", "2.3", "-1", "0", "-0.5"));
+    expect("{\"type\":\"number\",\"minimum\":-2.5,\"maximum\":-0.25}", LIST("-2.5", "-0.25", "-0.3", "-1"),
+           LIST("-2.51", "-3", "-0.2", "0", "-0", "1"));
+    expect("{\"type\":\"integer\",\"exclusiveMinimum\":1.5,\"maximum\":3.7}", LIST("2", "3", "3.0"), LIST("1", "4", "2.5"));
+    expect("{\"type\":\"number\",\"exclusiveMinimum\":0.1}", LIST("0.10001", "1", "100"), LIST("0.1", "0.09", "0", "-1"));
+}
+
+static void test_multiple_of(void **state) {
+    (void)state;
+    expect("{\"type\":\"integer\",\"multipleOf\":7,\"minimum\":10}", LIST("14", "21", "140", "14.0"), LIST("7", "0", "-7", "141", "15"));
+    expect("{\"type\":\"integer\",\"multipleOf\":12}", LIST("0", "-12", "120", "1200000000000"), LIST("6", "-13", "1.5"));
+    expect("{\"type\":\"number\",\"multipleOf\":0.01}", LIST("1", "1.5", "1.25", "-3.10", "1.250", "0"),
+           LIST("1.255", "0.001", "1.2500001"));
+    expect("{\"type\":\"number\",\"multipleOf\":2.5,\"maximum\":10}", LIST("2.5", "5", "7.50", "-2.5", "10"), LIST("3", "12.5", "1.25"));
+}
+
+static void test_unique_items(void **state) {
+    (void)state;
+    expect("{\"items\":{\"enum\":[\"a\",\"b\",\"c\"]},\"uniqueItems\":true}", LIST("[]", "[\"a\"]", "[\"a\",\"b\",\"c\"]", "[\"c\",\"a\"]"),
+           LIST("[\"a\",\"a\"]", "[\"a\",\"b\",\"a\"]", "[\"d\"]"));
+    expect("{\"items\":{\"type\":\"boolean\"},\"uniqueItems\":true,\"minItems\":2}", LIST("[true,false]", "[false,true]"),
+           LIST("[true,true]", "[true]", "[true,false,true]"));
+    expect("{\"items\":{\"enum\":[1,2]},\"uniqueItems\":true}", LIST("[1,2]", "[2]"), LIST("[1,1.0]", "[2,2]"));
+    expect("{\"uniqueItems\":false}", LIST("[1,1]"), LIST("[1,"));
+    expect_unsupported("{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"uniqueItems\":true}", "uniqueItems");
+}
+
+static void test_contains(void **state) {
+    (void)state;
+    expect("{\"contains\":{\"type\":\"string\"}}", LIST("[\"a\"]", "[1,\"a\",2]", "{}"), LIST("[]", "[1,2]"));
+    expect("{\"contains\":{\"const\":1},\"minContains\":2,\"maxContains\":3}", LIST("[1,1]", "[1,2,1,1]"),
+           LIST("[1]", "[1,1,1,1]", "[2,3]"));
+    expect("{\"items\":{\"type\":\"integer\"},\"contains\":{\"minimum\":5},\"minContains\":2}", LIST("[5,1,6]", "[9,9]"),
+           LIST("[5]", "[5,\"x\",6]", "[1,2]"));
+    expect("{\"contains\":{\"const\":1},\"minContains\":0}", LIST("[]", "[2]"), LIST("[2,"));
+}
+
+static void test_dependencies(void **state) {
+    (void)state;
+    expect("{\"dependentRequired\":{\"a\":[\"b\"]}}", LIST("{}", "{\"b\":1}", "{\"a\":1,\"b\":2}", "3"), LIST("{\"a\":1}"));
+    expect("{\"properties\":{\"a\":{},\"b\":{}},\"dependentSchemas\":{\"a\":{\"properties\":{\"b\":{\"type\":\"integer\"}}}}}",
+           LIST("{\"a\":1,\"b\":2}", "{\"b\":\"x\"}", "{\"a\":1}"), LIST("{\"a\":1,\"b\":\"x\"}"));
+    expect("{\"properties\":{\"a\":{},\"b\":{},\"c\":{},\"d\":{}},\"dependencies\":{\"a\":[\"b\"],\"c\":{\"required\":[\"d\"]}}}",
+           LIST("{\"a\":1,\"b\":2}", "{\"c\":1,\"d\":2}", "{\"d\":1}"), LIST("{\"a\":1}", "{\"c\":1}", "{\"a\":1,\"c\":1,\"d\":1}"));
+}
+
+static void test_not_and_if(void **state) {
+    (void)state;
+    expect("{\"not\":{\"type\":\"string\"}}", LIST("1", "null", "{}", "[\"a\"]"), LIST("\"x\""));
+    expect("{\"type\":\"string\",\"not\":{\"enum\":[\"a\",\"b\"]}}", LIST("\"c\"", "\"ab\"", "\"\""), LIST("\"a\"", "\"b\"", "1"));
+    expect("{\"type\":\"object\",\"not\":{\"required\":[\"a\"]}}", LIST("{\"b\":1}", "{}"), LIST("{\"a\":1}", "{\"b\":1,\"a\":2}"));
+    expect("{\"type\":\"integer\",\"not\":{\"minimum\":5}}", LIST("4", "-10"), LIST("5", "100"));
+    expect("{\"type\":\"string\",\"not\":{\"pattern\":\"^a\"}}", LIST("\"ba\"", "\"\""), LIST("\"a\"", "\"abc\""));
+    expect("{\"not\":{\"anyOf\":[{\"type\":\"null\"},{\"type\":\"boolean\"}]}}", LIST("1", "\"s\""), LIST("null", "true"));
+    expect("{\"if\":{\"properties\":{\"k\":{\"const\":\"n\"}}},\"then\":{\"properties\":{\"k\":{},\"v\":{\"type\":\"number\"}}},"
+           "\"else\":{\"properties\":{\"k\":{},\"v\":{\"type\":\"string\"}}}}",
+           LIST("{\"k\":\"n\",\"v\":1}", "{\"k\":\"s\",\"v\":\"s\"}", "{\"v\":1}"), /* no k: "if" holds */
+           LIST("{\"k\":\"n\",\"v\":\"s\"}", "{\"k\":\"s\",\"v\":1}", "{\"v\":\"s\"}"));
+    expect_unsupported("{\"not\":{\"uniqueItems\":true}}", "uniqueItems");
+    expect_unsupported("{\"not\":{\"type\":\"integer\"}}", "integer");
+}
+
+static void test_pattern_with_lengths(void **state) {
+    (void)state;
+    expect("{\"type\":\"string\",\"pattern\":\"^[a-z]+$\",\"minLength\":2,\"maxLength\":3}", LIST("\"ab\"", "\"abc\""),
+           LIST("\"a\"", "\"abcd\"", "\"AB\""));
+    /* lengths count characters, not bytes or escapes */
+    expect("{\"type\":\"string\",\"pattern\":\"b\",\"maxLength\":2}", LIST("\"\u00e9b\"", "\"\\nb\"", "\"b\""),
+           LIST("\"abc\"", "\"\u00e9\u00e9b\""));
+}
+
 int main(void) {
     verbose = getenv("SLM_GRAMMAR_VERBOSE") != NULL;
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pattern_properties),
+        cmocka_unit_test(test_property_names),
+        cmocka_unit_test(test_min_max_properties),
+        cmocka_unit_test(test_number_bounds),
+        cmocka_unit_test(test_multiple_of),
+        cmocka_unit_test(test_unique_items),
+        cmocka_unit_test(test_contains),
+        cmocka_unit_test(test_dependencies),
+        cmocka_unit_test(test_not_and_if),
+        cmocka_unit_test(test_pattern_with_lengths),
         cmocka_unit_test(test_official_suite),
         cmocka_unit_test(test_maskbench),
     };
