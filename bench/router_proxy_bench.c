@@ -9,7 +9,10 @@
  * responder, then through the server; the added latency is the difference
  * of the percentiles. Phases: ledger off, ledger on (SQLite WAL).
  *
- * usage: router_proxy_bench [model.gguf] [requests/s] [seconds] [connections] */
+ * Several rounds (each: direct, no ledger, ledger) give the spread on a
+ * shared machine; the summary is the median and range of the added p50/p99.
+ *
+ * usage: router_proxy_bench [model.gguf] [requests/s] [seconds] [connections] [rounds] */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -210,12 +213,19 @@ static slm_server *start_front(const char *model, uint16_t up, const char *ledge
     return s;
 }
 
+static int cmp_d(const void *a, const void *b) { return cmp(a, b); }
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 int main(int argc, char **argv) {
     const char *model = argc > 1 ? argv[1] : "../shared/models/stories260K.gguf";
     double rate = argc > 2 ? atof(argv[2]) : 1000, secs = argc > 3 ? atof(argv[3]) : 5;
-    int conns = argc > 4 ? atoi(argv[4]) : 8;
-    if (conns < 1 || conns > 64 || rate <= 0 || secs <= 0) {
-        fprintf(stderr, "usage: router_proxy_bench [model.gguf] [requests/s] [seconds] [connections 1-64]\n");
+    int conns = argc > 4 ? atoi(argv[4]) : 8, rounds = argc > 5 ? atoi(argv[5]) : 1;
+    if (conns < 1 || conns > 64 || rate <= 0 || secs <= 0 || rounds < 1 || rounds > 50) {
+        fprintf(stderr, "usage: router_proxy_bench [model.gguf] [requests/s] [seconds] [connections 1-64] [rounds 1-50]\n");
         return 2;
     }
     uint16_t up = 0;
@@ -226,24 +236,40 @@ int main(int argc, char **argv) {
     if (!mkdtemp(ledger)) return 1;
     char ledger_db[sizeof ledger + 16];
     snprintf(ledger_db, sizeof ledger_db, "%s/ledger.db", ledger);
-    printf("rate %.0f req/s, %.0f s, %d connections\n", rate, secs, conns);
+    printf("rate %.0f req/s, %.0f s, %d connections, %d round(s)\n", rate, secs, conns, rounds);
     printf("%-28s %8s %9s %9s %7s\n", "phase", "requests", "p50 ms", "p99 ms", "errors");
-    stats direct = run_load(up, rate, secs, conns);
-    printf("%-28s %8zu %9.3f %9.3f %7d\n", "direct to upstream", direct.n, direct.p50, direct.p99, direct.errors);
     const char *ledgers[2] = {"", ledger_db};
     const char *names[2] = {"via slm serve, no ledger", "via slm serve, ledger (WAL)"};
-    for (int i = 0; i < 2; i++) {
-        slm_router *r = NULL;
-        slm_server *s = start_front(model, up, ledgers[i], &r);
-        if (!s) return 1;
-        run_load(slm_server_port(s), rate, 0.5, conns); /* warm-up: connections, curl handles */
-        stats v = run_load(slm_server_port(s), rate, secs, conns);
-        printf("%-28s %8zu %9.3f %9.3f %7d   added: p50 %.3f ms, p99 %.3f ms\n", names[i], v.n, v.p50, v.p99,
-               v.errors, v.p50 - direct.p50, v.p99 - direct.p99);
-        slm_server_shutdown(s, 1);
-        slm_server_free(s);
-        slm_router_close(r);
+    double add50[2][50], add99[2][50];
+    for (int round = 0; round < rounds; round++) {
+        /* each round measures the direct path again: the machine's load drifts */
+        stats direct = run_load(up, rate, secs, conns);
+        printf("%-28s %8zu %9.3f %9.3f %7d\n", "direct to upstream", direct.n, direct.p50, direct.p99, direct.errors);
+        for (int i = 0; i < 2; i++) {
+            slm_router *r = NULL;
+            slm_server *s = start_front(model, up, ledgers[i], &r);
+            if (!s) return 1;
+            run_load(slm_server_port(s), rate, 0.5, conns); /* warm-up: connections, curl handles */
+            stats v = run_load(slm_server_port(s), rate, secs, conns);
+            add50[i][round] = v.p50 - direct.p50;
+            add99[i][round] = v.p99 - direct.p99;
+            printf("%-28s %8zu %9.3f %9.3f %7d   added: p50 %.3f ms, p99 %.3f ms\n", names[i], v.n, v.p50, v.p99,
+                   v.errors, add50[i][round], add99[i][round]);
+            slm_server_shutdown(s, 1);
+            slm_server_free(s);
+            slm_router_close(r);
+        }
     }
+    if (rounds > 1)
+        for (int i = 0; i < 2; i++) {
+            double lo50 = add50[i][0], hi50 = lo50, lo99 = add99[i][0], hi99 = lo99;
+            for (int k = 1; k < rounds; k++) {
+                lo50 = add50[i][k] < lo50 ? add50[i][k] : lo50, hi50 = add50[i][k] > hi50 ? add50[i][k] : hi50;
+                lo99 = add99[i][k] < lo99 ? add99[i][k] : lo99, hi99 = add99[i][k] > hi99 ? add99[i][k] : hi99;
+            }
+            printf("median of %d rounds, %s: added p50 %.3f ms (%.3f-%.3f), p99 %.3f ms (%.3f-%.3f)\n", rounds,
+                   names[i], median(add50[i], rounds), lo50, hi50, median(add99[i], rounds), lo99, hi99);
+        }
     unlink(ledger_db);
     char side[sizeof ledger_db + 8];
     snprintf(side, sizeof side, "%s-wal", ledger_db);
