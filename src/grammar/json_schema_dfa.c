@@ -12,14 +12,14 @@
 #include "grammar/json_schema_internal.h"
 
 #define CP_END 0x110000u
-#define MAX_PRODUCT (16u << 20)
+#define MAX_PRODUCT (4u << 20) /* pair table entries (16 MiB) */
 
 void sdfa_free(sdfa *d) {
     free(d->cut), free(d->next), free(d->acc);
     memset(d, 0, sizeof *d);
 }
 
-static slm_status oom(slm_error *err) { return slm_error_set(err, SLM_ERR_NOMEM, "json schema: out of memory"); }
+static slm_status oom(slm_error *err) { return slm_error_set(err, SLM_ERR_NOMEM, "out of memory"); }
 
 static uint32_t cls_at(const sdfa *d, uint32_t cp) {
     uint32_t lo = 0, hi = d->n_cls;
@@ -171,7 +171,7 @@ int sdfa_is_empty(const sdfa *d) {
 static slm_status product(const sdfa *a, const sdfa *b, int op, sdfa *out, slm_error *err) {
     memset(out, 0, sizeof *out);
     if ((size_t)a->n_st * b->n_st > MAX_PRODUCT)
-        return slm_error_set(err, SLM_ERR_UNSUPPORTED, "json schema: string constraints too complex to combine");
+        return slm_error_set(err, SLM_ERR_UNSUPPORTED, "string constraints too complex to combine");
     uint32_t *cut = malloc(((size_t)a->n_cls + b->n_cls) * sizeof *cut);
     uint32_t *id = malloc((size_t)a->n_st * b->n_st * sizeof *id);
     uint32_t *pair = NULL;
@@ -205,7 +205,7 @@ static slm_status product(const sdfa *a, const sdfa *b, int op, sdfa *out, slm_e
             size_t key = (size_t)ta * b->n_st + tb;
             if (id[key] == UINT32_MAX) {
                 if (n >= SDFA_MAX_STATES) {
-                    st = slm_error_set(err, SLM_ERR_UNSUPPORTED, "json schema: string constraints need more than %d automaton states", SDFA_MAX_STATES);
+                    st = slm_error_set(err, SLM_ERR_UNSUPPORTED, "string constraints need more than %d automaton states", SDFA_MAX_STATES);
                     goto fail;
                 }
                 if (grow_array((void **)&pair, &cap_pair, 2 * ((size_t)n + 1), sizeof *pair) != 0) goto nomem2;
@@ -238,7 +238,7 @@ slm_status sdfa_length(const sdfa *a, long long lo, long long hi, sdfa *out, slm
     memset(out, 0, sizeof *out);
     long long top = hi >= 0 ? hi + 1 : lo; /* hi + 1 = too long (dead) */
     if (top + 1 > SDFA_MAX_STATES)
-        return slm_error_set(err, SLM_ERR_UNSUPPORTED, "json schema: string length limits above %d with a pattern", SDFA_MAX_STATES - 2);
+        return slm_error_set(err, SLM_ERR_UNSUPPORTED, "string length limits above %d with a pattern", SDFA_MAX_STATES - 2);
     sdfa cnt = {0};
     uint32_t n = (uint32_t)top + 1;
     cnt.cut = malloc(3 * sizeof *cnt.cut);

@@ -8,9 +8,10 @@
  * exists (not minimum x = exclusiveMaximum x, not required [k] = property
  * k absent, not enum = per type what is left, not anyOf = allOf of the
  * negations ...); string constraints go to the string DFA as
- * "$slm_not_string". Keywords whose negation no grammar can express
- * (uniqueItems, multipleOf, additionalProperties ...) are errors naming
- * them.
+ * "$slm_not_string", number ones to the number DFA ("$slm_fraction",
+ * "$slm_not_multipleOf", "$slm_not_numbers"). Keywords whose negation
+ * no grammar can express (uniqueItems, additionalProperties,
+ * propertyNames ...) are errors naming them.
  *
  * if/then/else = anyOf[allOf[if, then], allOf[not if, else]];
  * dependentRequired / dependentSchemas / draft-07 dependencies: for each
@@ -116,6 +117,7 @@ static int neg_keyword(jsg *j, const char *k, json_t *v, json_t *s, json_t *part
     else if (!strcmp(k, "maximum")) p = typed("number", "exclusiveMinimum", v);
     else if (!strcmp(k, "exclusiveMinimum") && json_is_number(v)) p = typed("number", "maximum", v);
     else if (!strcmp(k, "exclusiveMaximum") && json_is_number(v)) p = typed("number", "minimum", v);
+    else if (!strcmp(k, "multipleOf")) p = typed("number", "$slm_not_multipleOf", v);
     else if (!strcmp(k, "minItems")) p = count_part("array", "maxItems", n - 1);
     else if (!strcmp(k, "maxItems")) p = count_part("array", "minItems", n < 0 ? -1 : n + 1);
     else if (!strcmp(k, "minProperties")) p = count_part("object", "maxProperties", n - 1);
@@ -173,10 +175,11 @@ static json_t *neg(jsg *j, json_t *s, int depth) {
     json_t *parts = json_array(), *strk = json_object();
     int has[6] = {0}, int_only = 0, rc = 0;
     if (type_set(d, has, &int_only)) {
-        if (int_only) rc = fail_null(j, "type ", "integer") ? 0 : -1;
         json_t *comp = json_array();
         for (int k = 0; k < 6; k++)
-            if (!has[k]) json_array_append_new(comp, json_string(ALL_TYPES[k]));
+            if (!has[k] && !(k == 5 && int_only)) json_array_append_new(comp, json_string(ALL_TYPES[k]));
+        if (int_only) /* numbers that are not integers: a non-zero fraction digit */
+            json_array_append_new(parts, json_pack("{s:s,s:b}", "type", "number", "$slm_fraction", 1));
         if (json_array_size(comp)) json_array_append_new(parts, json_pack("{s:O}", "type", comp));
         json_decref(comp);
     }

@@ -300,34 +300,52 @@ static int exclude_values(jsg *j, json_t *vals, sdfa *d) {
     return 0;
 }
 
+/* d &= the multiples of s[key] (negate: the non-multiples). d is freed on
+ * error. */
+static int with_multiple(jsg *j, json_t *s, const char *key, int negate, sdfa *d) {
+    json_t *mult = json_object_get(s, key);
+    if (!mult) return 0;
+    long long p;
+    int q;
+    if (!json_is_number(mult) || json_number_value(mult) <= 0) {
+        sdfa_free(d);
+        return js_fail(j, SLM_ERR_FORMAT, "multipleOf must be positive"), -1;
+    }
+    if (mult_parts(json_number_value(mult), &p, &q)) {
+        sdfa_free(d);
+        return js_fail(j, SLM_ERR_UNSUPPORTED, "multipleOf %g (more than 15 significant digits)", json_number_value(mult)), -1;
+    }
+    sdfa m, r;
+    if (mult_dfa(j, p, q, &m)) return sdfa_free(d), -1;
+    slm_status st = sdfa_product(d, &m, negate ? SDFA_AND_NOT : SDFA_AND, &r, j->err);
+    sdfa_free(d), sdfa_free(&m);
+    if (st) {
+        if (!j->st) j->st = st, slm_error_prefix(j->err, "json schema: multipleOf");
+        return -1;
+    }
+    *d = r;
+    return 0;
+}
+
 unsigned js_gen_number_dfa(jsg *j, json_t *s, int integer) {
     nbound lo, hi;
     if (get_nbound(j, s, "minimum", "exclusiveMinimum", 1, &lo) || get_nbound(j, s, "maximum", "exclusiveMaximum", 0, &hi))
         return 0;
     sdfa d;
     if (range_dfa(j, &lo, &hi, integer, &d)) return 0;
-    json_t *mult = json_object_get(s, "multipleOf");
-    if (mult) {
-        long long p;
-        int q;
-        if (!json_is_number(mult) || json_number_value(mult) <= 0) {
-            sdfa_free(&d);
-            return js_fail(j, SLM_ERR_FORMAT, "multipleOf must be positive");
-        }
-        if (mult_parts(json_number_value(mult), &p, &q)) {
-            sdfa_free(&d);
-            return js_fail(j, SLM_ERR_UNSUPPORTED, "multipleOf %g (more than 15 significant digits)", json_number_value(mult));
-        }
-        sdfa m, r;
-        if (mult_dfa(j, p, q, &m)) return sdfa_free(&d), 0;
-        slm_status st = sdfa_product(&d, &m, SDFA_AND, &r, j->err);
-        sdfa_free(&d), sdfa_free(&m);
-        if (st) {
-            if (!j->st) j->st = st, slm_error_prefix(j->err, "json schema: multipleOf");
-            return 0;
-        }
+    if (json_is_true(json_object_get(s, "$slm_fraction"))) { /* not an integer */
+        gstr re = {0};
+        gstr_puts(&re, "^-?[0-9]+\\.[0-9]*[1-9][0-9]*$");
+        sdfa t, r;
+        int rc = dfa_of(j, &re, &t);
+        gstr_free(&re);
+        if (rc) return sdfa_free(&d), 0;
+        slm_status st = sdfa_product(&d, &t, SDFA_AND, &r, j->err);
+        sdfa_free(&t), sdfa_free(&d);
+        if (st) return js_fail(j, st, "number range too complex");
         d = r;
     }
+    if (with_multiple(j, s, "multipleOf", 0, &d) || with_multiple(j, s, "$slm_not_multipleOf", 1, &d)) return 0;
     if (exclude_values(j, json_object_get(s, "$slm_not_numbers"), &d)) return 0;
     unsigned id = js_gen_sdfa_raw(j, &d);
     sdfa_free(&d);

@@ -16,7 +16,7 @@
 static int fail_st(jsg *j, slm_status st, const char *what) {
     if (j->st == SLM_OK) {
         j->st = st;
-        slm_error_prefix(j->err, what);
+        slm_error_prefix(j->err, "%s", what);
     }
     return -1;
 }

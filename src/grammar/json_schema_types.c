@@ -444,7 +444,9 @@ unsigned js_gen_number(jsg *j, json_t *s, int integer) {
     if (get_bound(j, s, "minimum", "exclusiveMinimum", &lo) || get_bound(j, s, "maximum", "exclusiveMaximum", &hi))
         return 0;
     json_t *mult = json_object_get(s, "multipleOf");
-    if (json_object_get(s, "$slm_not_numbers")) return js_gen_number_dfa(j, s, integer);
+    if (json_object_get(s, "$slm_not_numbers") || json_object_get(s, "$slm_fraction") ||
+        json_object_get(s, "$slm_not_multipleOf")) /* from `not` */
+        return js_gen_number_dfa(j, s, integer);
     if (mult) {
         double m = json_number_value(mult);
         if (!json_is_number(mult) || m <= 0) return js_fail(j, SLM_ERR_FORMAT, "multipleOf must be positive");

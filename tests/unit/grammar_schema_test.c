@@ -631,8 +631,11 @@ static void test_not_and_if(void **state) {
            "\"else\":{\"properties\":{\"k\":{},\"v\":{\"type\":\"string\"}}}}",
            LIST("{\"k\":\"n\",\"v\":1}", "{\"k\":\"s\",\"v\":\"s\"}", "{\"v\":1}"), /* no k: "if" holds */
            LIST("{\"k\":\"n\",\"v\":\"s\"}", "{\"k\":\"s\",\"v\":1}", "{\"v\":\"s\"}"));
+    expect("{\"not\":{\"type\":\"integer\"}}", LIST("1.5", "-0.01", "\"s\"", "null"), LIST("1", "-3", "2.0"));
+    expect("{\"type\":\"integer\",\"not\":{\"multipleOf\":3}}", LIST("1", "-4", "10"), LIST("3", "-9", "0"));
+    expect("{\"type\":\"number\",\"not\":{\"enum\":[0,1.5]}}", LIST("1", "-1.5", "0.5", "15"), LIST("0", "0.0", "1.5", "1.50"));
     expect_unsupported("{\"not\":{\"uniqueItems\":true}}", "uniqueItems");
-    expect_unsupported("{\"not\":{\"type\":\"integer\"}}", "integer");
+    expect_unsupported("{\"not\":{\"propertyNames\":{\"maxLength\":2}}}", "propertyNames");
 }
 
 static void test_pattern_with_lengths(void **state) {
