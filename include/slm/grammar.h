@@ -121,8 +121,9 @@ size_t slm_grammar_vocab_mask_words(const slm_grammar_vocab *v);
  * walking the vocabulary again. Thread-safe (one mutex per vocabulary; a
  * lookup copies the mask out). On by default with a 64 MiB bound on the
  * stored masks (sparse masks are stored as token lists); the masks of up
- * to 32 grammars no matcher uses are kept. max_bytes = 0 turns sharing off
- * for matchers created afterwards and drops what is stored. */
+ * to 32 grammars no matcher uses are kept (their copies within 16 MiB;
+ * grammars over 1M elements are not shared). max_bytes = 0 turns sharing
+ * off for matchers created afterwards and drops what is stored. */
 void slm_grammar_vocab_set_mask_cache(slm_grammar_vocab *v, size_t max_bytes);
 
 typedef struct slm_grammar_cache_stats {

@@ -15,8 +15,9 @@
  * table (lookups copy the mask out under it). Bounded: the masks' bytes
  * stay under a limit (slm_grammar_vocab_set_mask_cache; second-chance
  * sweep: masks not used since the last sweep go first), and at most
- * GSH_IDLE_GRAMMARS grammars no matcher uses are kept (oldest dropped with
- * their masks). Each entry also holds the grammar's distance table
+ * GSH_IDLE_GRAMMARS grammars no matcher uses are kept, within
+ * GSH_IDLE_BYTES (oldest dropped with their masks); grammars over
+ * GSH_MAX_ELEMENTS elements are not shared. Each entry also holds the grammar's distance table
  * (distance.c) once a matcher needs it. */
 #include <pthread.h>
 #include <string.h>
@@ -26,6 +27,8 @@
 #define GSH_DEFAULT_BYTES ((size_t)64 << 20)
 #define GSH_IDLE_GRAMMARS 32
 #define GSH_MAX_KEY_STACKS 512
+#define GSH_IDLE_BYTES ((size_t)16 << 20)
+#define GSH_MAX_ELEMENTS (1u << 20) /* larger grammars are not copied into the registry */
 
 struct gsh_entry {
     uint32_t id;
@@ -230,7 +233,7 @@ gsh_entry *gshared_attach(const slm_grammar_vocab *v, const slm_grammar *g) {
     uint64_t h = grammar_hash(g);
     pthread_mutex_lock(&s->mu);
     gsh_entry *e = NULL;
-    if (s->limit > 0) {
+    if (s->limit > 0 && g->n_el <= GSH_MAX_ELEMENTS) {
         for (e = s->entries; e && !same_grammar(e, g, h); e = e->next) {}
         if (!e && (e = entry_new(g, h, s->next_id)) != NULL) {
             s->next_id++;
@@ -243,17 +246,25 @@ gsh_entry *gshared_attach(const slm_grammar_vocab *v, const slm_grammar *g) {
     return e;
 }
 
-/* Keeps at most GSH_IDLE_GRAMMARS unused entries: drops the oldest. */
+static size_t entry_bytes(const gsh_entry *e) {
+    return sizeof *e + e->n_el * (sizeof *e->el + sizeof *e->rest) + e->n_sets * sizeof *e->sets +
+           (e->n_rules + 1 + e->n_alts) * sizeof *e->alt_off;
+}
+
+/* Keeps at most GSH_IDLE_GRAMMARS unused entries holding at most
+ * GSH_IDLE_BYTES (many large schemas must not pile up), none when sharing
+ * is off: drops the oldest. */
 static void trim_idle(gshared *s) {
     for (;;) {
-        size_t idle = 0;
+        size_t idle = 0, idle_bytes = 0;
         gsh_entry **oldest = NULL;
         for (gsh_entry **p = &s->entries; *p; p = &(*p)->next) {
             if ((*p)->refs) continue;
             idle++;
+            idle_bytes += entry_bytes(*p);
             if (!oldest || (*p)->last_use < (*oldest)->last_use) oldest = p;
         }
-        if (idle <= GSH_IDLE_GRAMMARS) return;
+        if (idle <= GSH_IDLE_GRAMMARS && idle_bytes <= GSH_IDLE_BYTES && (s->limit > 0 || !idle)) return;
         gsh_entry *e = *oldest;
         *oldest = e->next;
         drop_grammar_masks(s, e->id);
@@ -409,6 +420,7 @@ void slm_grammar_vocab_set_mask_cache(slm_grammar_vocab *v, size_t max_bytes) {
     pthread_mutex_lock(&s->mu);
     s->limit = max_bytes;
     while (s->tab_used && s->bytes > s->limit) sweep(s);
+    trim_idle(s);
     pthread_mutex_unlock(&s->mu);
 }
 

@@ -162,6 +162,7 @@ static void test_bound_and_off(void **state) {
     /* off: nothing stored, nothing looked up */
     slm_grammar_vocab_set_mask_cache(v, 0);
     assert_int_equal(stats(v).n_masks, 0);
+    assert_int_equal(stats(v).n_grammars, 0); /* no matcher uses it: its copy is dropped too */
     uint64_t lookups = stats(v).hits + stats(v).misses;
     follow(g, v, ref, TEXTS[1]);
     assert_int_equal(stats(v).hits + stats(v).misses, lookups);
