@@ -139,6 +139,8 @@ typedef struct slm_route_config {
     /* ledger */
     char *ledger_path;           /* NULL: $SLM_HOME/ledger.db */
     bool log_content;            /* store prompts and answers in the ledger (off) */
+    int ledger_queue_rows;       /* the ledger writer's queue (ledger: queue_rows; 0: 4096) */
+    double ledger_flush_s;       /* longest a row waits to be written (ledger: flush_interval; 0: 0.02) */
     /* task classification by a local model (classifier:), for requests that
      * name no task; NULL model: off */
     char *classifier_model;      /* a local model's name */

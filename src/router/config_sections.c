@@ -255,7 +255,12 @@ slm_status y_ledger(ycx *y, const yaml_node_t *n, slm_route_config *c) {
         if (!k) return y_fail(y, n, "ledger keys must be strings");
         if (!strcmp(k, "path")) st = y_str(y, v, k, &c->ledger_path);
         else if (!strcmp(k, "log_content")) st = y_bool(y, v, k, &c->log_content);
-        else st = y_fail(y, v, "unknown ledger key '%s' (path, log_content)", k);
+        else if (!strcmp(k, "flush_interval")) st = y_num(y, v, k, 0.001, 10, &c->ledger_flush_s);
+        else if (!strcmp(k, "queue_rows")) {
+            int64_t q = 0;
+            st = y_int(y, v, k, 1, 1 << 20, &q);
+            c->ledger_queue_rows = (int)q;
+        } else st = y_fail(y, v, "unknown ledger key '%s' (path, log_content, flush_interval, queue_rows)", k);
         if (st) return st;
     }
     return SLM_OK;

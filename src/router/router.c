@@ -44,7 +44,8 @@ slm_status slm_router_open(slm_route_config *cfg, const char *ledger_path, slm_r
     r->breaker = slm_breaker_new(slots, cfg->cooldown_failures, cfg->cooldown_s);
     slm_status st = r->budget && r->breaker ? SLM_OK : slm_error_set(err, SLM_ERR_NOMEM, "out of memory");
     const char *path = ledger_path ? ledger_path : cfg->ledger_path;
-    if (!st && !(path && !*path)) st = slm_ledger_open(path, &r->ledger, err);
+    slm_ledger_options lo = {.queue_rows = cfg->ledger_queue_rows, .flush_interval_s = cfg->ledger_flush_s};
+    if (!st && !(path && !*path)) st = slm_ledger_open_opts(path, &lo, &r->ledger, err);
     if (st) {
         slm_router_close(r);
         return st;

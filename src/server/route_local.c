@@ -4,8 +4,11 @@
  * log-probability, mean entropy of the top-k distribution, whether a
  * constrained output completed). A streamed request produces the usual SSE
  * chunks (gen_format.c), held back up to buffer_bytes so the answer can
- * still be escalated, or sent at once when the router allows it. Main
- * data: local_run (one call), around a gen_job (gen_format.h). */
+ * still be escalated, or sent at once when the router allows it. Also the
+ * router's two other uses of a local model: the exact prompt-token count
+ * (chat template + tokenizer) and the task classifier (a greedy generation
+ * under a choice grammar of the configured labels). Main data: local_run
+ * (one call), around a gen_job (gen_format.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,8 +164,7 @@ static void add_signals(local_run *x, const slm_event *ev) {
     x->n_ent++;
 }
 
-static bool client_left(local_run *x) {
-    route_req *rr = x->rr;
+static bool client_left(route_req *rr) {
     pthread_mutex_lock(&rr->mu);
     bool gone = rr->gone;
     pthread_mutex_unlock(&rr->mu);
@@ -201,7 +203,7 @@ static void run_events(local_run *x) {
         while (!ch->finished) {
             slm_event ev;
             if (!slm_request_next(ch->req, &ev, POLL_MS)) {
-                if (client_left(x)) cancel_all(j);
+                if (client_left(x->rr)) cancel_all(j);
                 continue;
             }
             bool ok = clean(j, &ev);
@@ -398,7 +400,7 @@ static bool classify_run(route_req *rr, srv_model *sm, const int32_t *toks, size
     for (bool done = !ok; !done;) {
         slm_event ev;
         if (!slm_request_next(req, &ev, POLL_MS)) {
-            if (client_left(&(local_run){.rr = rr})) slm_request_cancel(req);
+            if (client_left(rr)) slm_request_cancel(req);
             continue;
         }
         if (ev.text_len && len + ev.text_len < cap) memcpy(out + len, ev.text, ev.text_len), len += ev.text_len;

@@ -70,6 +70,12 @@ static void test_parse(void **state) {
     assert_true(slm_route_find_model(c, "big", &t, &m));
     assert_int_equal(t, 2);
     assert_false(slm_route_find_model(c, "nope", &t, &m));
+    assert_int_equal(c->ledger_queue_rows, 0); /* defaults chosen by the ledger */
+    slm_route_config_free(c);
+    c = load("tiers:\n  - name: a\n    models: [{name: x, local: true}]\n"
+             "ledger: {flush_interval: 0.005, queue_rows: 128}\n");
+    assert_true(fabs(c->ledger_flush_s - 0.005) < 1e-12);
+    assert_int_equal(c->ledger_queue_rows, 128);
     slm_route_config_free(c);
 }
 
@@ -95,6 +101,10 @@ static void test_errors(void **state) {
     expect_error("", "bad.yaml:1: the file is empty");
     expect_error("tiers:\n  - name: a\n    models: [{name: x, local: true}]\nbudgets:\n  on_exceeded: maybe\n",
                  "bad.yaml:5: on_exceeded must be");
+    expect_error("tiers:\n  - name: a\n    models: [{name: x, local: true}]\nledger: {flush_interval: 0}\n",
+                 "bad.yaml:4: flush_interval");
+    expect_error("tiers:\n  - name: a\n    models: [{name: x, local: true}]\nledger: {queue_rows: 0}\n",
+                 "bad.yaml:4: queue_rows");
     /* load from a missing file names it */
     slm_route_config *c = NULL;
     slm_error err = {0};
