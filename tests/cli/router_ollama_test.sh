@@ -6,7 +6,8 @@
 # one escalated to the remote tier, streaming NDJSON (local and remote),
 # /api/generate both ways, the request translation the upstream receives
 # (options, format, tool-call arguments as strings), x-slm-* headers, and
-# sensitive requests refused from remote tiers and never sent out.
+# sensitive requests refused from remote tiers and never sent out, and the
+# official ollama JavaScript client (when installed) against the routes.
 . "$(dirname "$0")/lib.sh"
 FIX="$(cd "$(dirname "$0")/../router" && pwd)"
 . "$FIX/e2e_lib.sh"
@@ -109,6 +110,31 @@ check "sensitive request naming the remote model: refused in Ollama's error shap
 ol /api/generate '{"model":"auto","prompt":"Write an essay about tides"}' "x-slm-sensitive: 1"
 check "sensitive header on generate: local" "$CODE $(hdr x-slm-tier)" "200 local"
 check "nothing sensitive reached the remote tier" "$(wc -l <"$TMP/fake.log")" "$sent"
+
+# ---- the official ollama JavaScript client against the routed endpoints ----
+E2E="$(cd "$(dirname "$0")/../e2e" && pwd)"
+if command -v node >/dev/null && [ -f "$E2E/node_modules/ollama/dist/index.mjs" ]; then
+  cat >"$TMP/client.mjs" <<'EOF'
+const { Ollama } = await import(process.env.OLLAMA_JS);
+const ollama = new Ollama({ host: process.env.SLM_URL });
+const msgs = (text) => [{ role: 'user', content: text }];
+const whole = await ollama.chat({ model: 'auto', messages: msgs('Write an essay about tides'), stream: false });
+if (whole.message.content !== 'answer from ok-m' || !whole.done || whole.eval_count !== 3) throw new Error('whole: ' + JSON.stringify(whole));
+let text = '', last = null;
+for await (const part of await ollama.chat({ model: 'auto', messages: msgs('Write an essay about tides'), stream: true })) {
+  text += part.message.content;
+  last = part;
+}
+if (text !== 'answer from ok-m ' || !last.done || last.done_reason !== 'stop') throw new Error('stream: ' + text + ' ' + JSON.stringify(last));
+const local = await ollama.generate({ model: 'auto', prompt: 'Classify: great app', options: { num_predict: 6, seed: 3 } });
+if (typeof local.response !== 'string' || !local.done || !(local.eval_count > 0)) throw new Error('generate: ' + JSON.stringify(local));
+console.log('client ok');
+EOF
+  out=$(OLLAMA_JS="$E2E/node_modules/ollama/dist/index.mjs" SLM_URL="http://127.0.0.1:$A" node "$TMP/client.mjs" 2>&1)
+  [ "$out" = "client ok" ] && pass "ollama JS client: routed chat (whole, streamed) and generate" || fail "ollama JS client: $out"
+else
+  echo "note: node or the ollama client (npm ci --prefix tests/e2e) is missing: client check skipped"
+fi
 
 # ---- bad requests ----
 ol /api/chat '{"model":"auto","messages":"hi"}'
