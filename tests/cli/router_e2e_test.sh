@@ -216,7 +216,8 @@ check "local requests go on over budget" "$CODE $(hdr x-slm-tier)" "200 local"
 # ---- kill -9 mid-load: every answer older than the flush interval has its row ----
 # Rows are written by the ledger's writer thread in batches (flush interval
 # 20 ms), so a kill -9 may lose the rows of the last interval; anything
-# answered well before the kill (here 250 ms) must be in the ledger.
+# answered well before the kill (here 500 ms: the margin covers a writer
+# thread kept off the CPU by a loaded machine) must be in the ledger.
 before=$(sql "$LEDGER" "SELECT COUNT(*) FROM requests")
 CURLS=()
 launch() { # 80 requests, one every 20 ms: the kill lands in the middle
@@ -234,18 +235,18 @@ launch() { # 80 requests, one every 20 ms: the kill lands in the middle
 }
 launch &
 LAUNCHER=$!
-sleep 1
+sleep 1.5
 killed_at=$(date +%s%N)
 kill -9 "$PID_front"
 wait "$PID_front" 2>/dev/null
 wait "$LAUNCHER"
 ok=$(grep -c '^200 ' "$TMP/codes")
-early=$(awk -v k="$killed_at" '$1 == 200 && $2 < k - 250000000 {n++} END {print n + 0}' "$TMP/codes")
+early=$(awk -v k="$killed_at" '$1 == 200 && $2 < k - 500000000 {n++} END {print n + 0}' "$TMP/codes")
 rows=$(( $(sql "$LEDGER" "SELECT COUNT(*) FROM requests") - before ))
 [ "$ok" -lt 80 ] && pass "the kill landed mid-load ($ok of 80 answered)" || fail "kill -9 after the load: $ok of 80 answered"
 [ "$early" -ge 1 ] && [ "$rows" -ge "$early" ] && [ "$rows" -le 80 ] \
-  && pass "after kill -9: $rows new ledger rows >= $early requests answered 250 ms before the kill ($ok answered in all)" \
-  || fail "kill -9: $early answered 250 ms before the kill, $ok in all, $rows rows"
+  && pass "after kill -9: $rows new ledger rows >= $early requests answered 500 ms before the kill ($ok answered in all)" \
+  || fail "kill -9: $early answered 500 ms before the kill, $ok in all, $rows rows"
 check "ledger intact" "$(sql "$LEDGER" "PRAGMA integrity_check")" ok
 bad=$(sql "$LEDGER" "SELECT COUNT(*) FROM requests WHERE status = 200 AND (tier IS NULL OR model IS NULL OR tried IS NULL OR tried = '' OR latency_ms <= 0 OR ts <= 0)")
 check "answered rows are complete" "$bad" 0
