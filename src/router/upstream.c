@@ -76,10 +76,12 @@ static CURL *handle_take(const char *base_url) {
     return h ? h : curl_easy_init();
 }
 
-static void handle_give(const char *base_url, CURL *h, bool healthy) {
+/* A handle whose transfer failed is fine to reuse: libcurl closes a
+ * connection it cannot trust before the next request. */
+static void handle_give(const char *base_url, CURL *h) {
     if (!h) return;
     pthread_mutex_lock(&g_pool_mu);
-    up_pool *p = healthy ? pool_of(base_url) : NULL;
+    up_pool *p = pool_of(base_url);
     if (p && p->n_idle < POOL_KEEP) {
         p->idle[p->n_idle++] = h;
         h = NULL;
@@ -320,7 +322,7 @@ static slm_status chat(const slm_route_config *c, const slm_route_model *m, cons
     }
     res->streamed = u.streamed;
     res->latency_s = (double)(slm_now_us() - t0) / 1e6;
-    handle_give(m->base_url, h, true);
+    handle_give(m->base_url, h);
     free(u.buf);
     free(payload);
     if (st == SLM_ERR_IO) slm_error_set(err, SLM_ERR_IO, "upstream %s: %s", m->name, res->error);
