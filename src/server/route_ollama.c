@@ -2,7 +2,8 @@
  * Ollama request becomes the router's OpenAI chat request (options ->
  * sampling fields, num_predict -> max_tokens, format -> response_format,
  * generate's system + prompt -> messages, tool calls' object arguments ->
- * JSON strings), and the OpenAI answer goes back in Ollama's shape: one
+ * JSON strings with ids that the tool answers refer to, images -> content
+ * parts with data URLs), and the OpenAI answer goes back in Ollama's shape: one
  * object, or NDJSON lines ({"message"|"response", "done": false} per piece,
  * then a "done": true line with done_reason, prompt_eval_count and
  * eval_count). Main data: ol_fmt, the route_fmt of one request (its SSE
@@ -66,11 +67,14 @@ static bool map_format(const json_t *format, json_t *oa, char *why, size_t cap) 
     return false;
 }
 
-/* One Ollama message -> OpenAI's (tool call arguments become strings). */
-static json_t *map_message(const json_t *m) {
-    json_t *o = json_copy((json_t *)m);
-    const json_t *calls = json_object_get(m, "tool_calls");
-    if (!o || !json_is_array(calls)) return o;
+/* The ids an assistant message's tool calls got ("call_<message>_<i>"),
+ * handed out in order to the tool messages that answer them (OpenAI
+ * servers require tool_call_id; Ollama's messages do not carry one). */
+typedef struct call_ids {
+    size_t msg, n, next;
+} call_ids;
+
+static json_t *map_calls(const json_t *calls, size_t msg) {
     json_t *oc = json_array();
     size_t i;
     const json_t *call;
@@ -78,15 +82,69 @@ static json_t *map_message(const json_t *m) {
         const json_t *fn = json_object_get(call, "function");
         const json_t *args = json_object_get(fn, "arguments");
         char *a = json_is_string(args) ? strdup(json_string_value(args))
-                                       : json_dumps(args ? args : json_object(), JSON_COMPACT);
+                  : args               ? json_dumps(args, JSON_COMPACT)
+                                       : strdup("{}");
         const char *name = json_string_value(json_object_get(fn, "name"));
-        char id[32];
-        snprintf(id, sizeof id, "call_%zu", i);
+        char id[48];
+        snprintf(id, sizeof id, "call_%zu_%zu", msg, i);
         json_array_append_new(oc, json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", id, "type", "function", "function",
                                             "name", name ? name : "", "arguments", a ? a : "{}"));
         free(a);
     }
-    json_object_set_new(o, "tool_calls", oc);
+    return oc;
+}
+
+/* Ollama images are bare base64; OpenAI wants data URLs with a type,
+ * guessed from the first bytes' encoding (PNG, JPEG, GIF, WebP). */
+static const char *image_type(const char *b64) {
+    if (!strncmp(b64, "/9j/", 4)) return "image/jpeg";
+    if (!strncmp(b64, "R0lGOD", 6)) return "image/gif";
+    if (!strncmp(b64, "UklGR", 5)) return "image/webp";
+    return "image/png";
+}
+
+/* content + images -> OpenAI content parts. */
+static json_t *image_parts(const json_t *content, const json_t *images) {
+    json_t *parts = json_array();
+    if (json_is_string(content) && json_string_length(content))
+        json_array_append_new(parts, json_pack("{s:s, s:O}", "type", "text", "text", content));
+    size_t i;
+    const json_t *img;
+    json_array_foreach(images, i, img) {
+        const char *b = json_string_value(img);
+        if (!b) continue;
+        const char *type = image_type(b);
+        size_t n = strlen(b) + strlen(type) + 16;
+        char *url = malloc(n);
+        if (!url) continue;
+        snprintf(url, n, "data:%s;base64,%s", type, b);
+        json_array_append_new(parts, json_pack("{s:s, s:{s:s}}", "type", "image_url", "image_url", "url", url));
+        free(url);
+    }
+    return parts;
+}
+
+/* One Ollama message -> OpenAI's: tool calls with ids and string
+ * arguments, tool answers with the id they answer, images as content
+ * parts; Ollama-only fields dropped. */
+static json_t *map_message(const json_t *m, size_t idx, call_ids *ids) {
+    json_t *o = json_copy((json_t *)m);
+    if (!o) return NULL;
+    const json_t *calls = json_object_get(m, "tool_calls"), *images = json_object_get(m, "images");
+    const char *role = json_string_value(json_object_get(m, "role"));
+    if (json_is_array(calls)) {
+        json_object_set_new(o, "tool_calls", map_calls(calls, idx));
+        *ids = (call_ids){.msg = idx, .n = json_array_size(calls)};
+    }
+    if (role && !strcmp(role, "tool") && !json_object_get(m, "tool_call_id") && ids->next < ids->n) {
+        char id[48];
+        snprintf(id, sizeof id, "call_%zu_%zu", ids->msg, ids->next++);
+        json_object_set_new(o, "tool_call_id", json_string(id));
+    }
+    if (json_array_size(images)) json_object_set_new(o, "content", image_parts(json_object_get(m, "content"), images));
+    json_object_del(o, "images");
+    json_object_del(o, "tool_name");
+    json_object_del(o, "thinking");
     return o;
 }
 
@@ -94,14 +152,18 @@ static json_t *map_messages(const json_t *body, bool chat) {
     json_t *msgs = json_array();
     if (!chat) {
         const char *sys = json_string_value(json_object_get(body, "system"));
-        const char *prompt = json_string_value(json_object_get(body, "prompt"));
+        const json_t *prompt = json_object_get(body, "prompt");
         if (sys && *sys) json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system", "content", sys));
-        json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "user", "content", prompt ? prompt : ""));
+        json_t *user = json_pack("{s:s, s:O}", "role", "user", "content", prompt);
+        const json_t *images = json_object_get(body, "images");
+        if (user && json_array_size(images)) json_object_set_new(user, "content", image_parts(prompt, images));
+        json_array_append_new(msgs, user);
         return msgs;
     }
+    call_ids ids = {0};
     size_t i;
     const json_t *m;
-    json_array_foreach(json_object_get(body, "messages"), i, m) json_array_append_new(msgs, map_message(m));
+    json_array_foreach(json_object_get(body, "messages"), i, m) json_array_append_new(msgs, map_message(m, i, &ids));
     return msgs;
 }
 

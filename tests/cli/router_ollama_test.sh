@@ -5,7 +5,8 @@
 # chat answered locally (Ollama object: message, done, done_reason, counts),
 # one escalated to the remote tier, streaming NDJSON (local and remote),
 # /api/generate both ways, the request translation the upstream receives
-# (options, format, tool-call arguments as strings), x-slm-* headers, and
+# (options, format, tool calls with ids and string arguments, images as
+# content parts), x-slm-* headers, and
 # sensitive requests refused from remote tiers and never sent out, and the
 # official ollama JavaScript client (when installed) against the routes.
 . "$(dirname "$0")/lib.sh"
@@ -61,10 +62,10 @@ check "remote answer in Ollama's shape" "$(py 'j["message"]["content"], j["done"
   "answer from ok-m True 10 3"
 
 # ---- what the upstream received ----
-ol /api/chat '{"model":"auto","stream":false,"format":"json","options":{"num_predict":5,"temperature":0.3,"top_k":7,"stop":["x"]},"messages":[{"role":"user","content":"Write an essay about tides"},{"role":"assistant","content":"","tool_calls":[{"function":{"name":"f","arguments":{"a":1}}}]},{"role":"tool","content":"42"}]}' \
+ol /api/chat '{"model":"auto","stream":false,"format":"json","options":{"num_predict":5,"temperature":0.3,"top_k":7,"stop":["x"]},"messages":[{"role":"user","content":"Write an essay about tides","images":["iVBORw0KGgo="]},{"role":"assistant","content":"","tool_calls":[{"function":{"name":"f","arguments":{"a":1}}}]},{"role":"tool","content":"42","tool_name":"f"}]}' \
   "x-slm-task: open_ended"
 check "task header: open-ended chat goes to mid" "$CODE $(hdr x-slm-tier) $(hdr x-slm-escalated)" "200 mid false"
-python3 - "$TMP/fake.log" <<'EOF' && pass "translated request: options, format, tool-call arguments" || fail "upstream got: $(tail -1 "$TMP/fake.log")"
+python3 - "$TMP/fake.log" <<'EOF' && pass "translated request: options, format, tool calls and their answers, images" || fail "upstream got: $(tail -1 "$TMP/fake.log")"
 import json, sys
 b = json.loads(open(sys.argv[1]).read().splitlines()[-1])["body"]
 assert b["model"] == "ok-m" and b["stream"] is False, b
@@ -72,6 +73,12 @@ assert b["max_tokens"] == 5 and b["temperature"] == 0.3 and b["top_k"] == 7 and 
 assert b["response_format"] == {"type": "json_object"}, b
 call = b["messages"][1]["tool_calls"][0]
 assert call["type"] == "function" and call["function"]["name"] == "f" and json.loads(call["function"]["arguments"]) == {"a": 1}, call
+tool = b["messages"][2]
+assert tool["tool_call_id"] == call["id"] and "tool_name" not in tool, tool
+user = b["messages"][0]
+assert user["content"] == [{"type": "text", "text": "Write an essay about tides"},
+                           {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}], user
+assert "images" not in user, user
 assert "options" not in b and "format" not in b, b
 EOF
 
