@@ -468,9 +468,10 @@ enum MHD_Result route_hook_run(conn *c, json_t *body, route_fmt *fmt) {
     snprintf(c->model, sizeof c->model, "%s", m ? m : "(router)");
     route_req *rr = rr_new(c, body, fmt);
     if (!rr) {
+        bool ol = fmt != NULL;
         json_decref(body);
         if (fmt) fmt->free(fmt);
-        return fmt ? http_ol_error(c, 500, "out of memory") : http_oa_error(c, 500, NULL, NULL, "out of memory");
+        return ol ? http_ol_error(c, 500, "out of memory") : http_oa_error(c, 500, NULL, NULL, "out of memory");
     }
     if (rr->stream) return route_stream(c, rr);
     run(rr);
