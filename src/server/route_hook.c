@@ -1,7 +1,8 @@
 /* The HTTP side of routed chat requests (see route_hook.h): which requests
  * go to the router, running slm_router_handle (on the connection thread, or
  * on a worker thread when the client streams), the x-slm-tier / x-slm-model
- * / x-slm-escalated headers, a buffered local answer sent as SSE, and the
+ * / x-slm-escalated headers, a buffered local answer sent as SSE, answers
+ * in another API's shape through a route_fmt (route_ollama.c), and the
  * per-tier counters behind /metrics. Main data: route_req (one request) and
  * route_hook (per server: counters under a mutex). */
 #include "route_hook.h"
