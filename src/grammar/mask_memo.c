@@ -16,6 +16,13 @@
  * an open-addressing table from contents to set index, and trans[set*256 +
  * byte] = 0 unknown, 1 dead (empty set), k + 2 = set k.
  *
+ * Root class (root_class): when a large group of bytes all lead the root
+ * set to one same set, the tokens made of those bytes up to the length
+ * the chain of such sets allows come from a cached per-class set sorted
+ * by length, and the walk skips their paths: an unbounded JSON string (a
+ * self-loop) or a bounded one (maxLength: a chain of positions) costs a
+ * bitmask copy plus the tokens that leave the class.
+ *
  * Budget walk (budget.c): with a cost limit, tokens are kept only when
  * the set they lead to can still end within it (cost per set, memoized).
  *
@@ -34,9 +41,12 @@
 #define CLASS_MIN_BYTES 64 /* smaller classes: the plain memo walk is cheap */
 
 struct gclass {
-    gbyteset key;
-    uint32_t *bits; /* NULL: slot empty */
+    gsh_class c;  /* .bits NULL: slot empty */
+    int borrowed; /* the arrays belong to the vocabulary's shared copy */
 };
+
+/* How class paths longer than the chain behave (see root_class). */
+enum { CHAIN_LOOP = 0, CHAIN_DEAD = 1, CHAIN_OPEN = 2 };
 
 struct gmemo {
     u32vec pool;
@@ -51,10 +61,23 @@ struct gmemo {
     size_t ht_cap;
     uint32_t *sid; /* set at each trie depth */
     uint8_t *in_class;
+    uint32_t *chain; /* root class chain: set after k class bytes, k <= chain_len */
+    uint32_t chain_len;
+    int chain_mode;
+    uint32_t *tmp; /* a mask's worth of scratch */
     size_t sid_cap;
     struct gclass cls[CLASS_SLOTS]; /* kept across walks: depend on the vocab only */
     int cls_next;
 };
+
+static void gclass_release(struct gclass *g) {
+    if (!g->borrowed) {
+        free(g->c.bits);
+        free(g->c.by_len);
+        free(g->c.len_off);
+    }
+    memset(g, 0, sizeof *g);
+}
 
 void gmemo_free(gmemo *mm) {
     if (!mm) return;
@@ -69,7 +92,9 @@ void gmemo_free(gmemo *mm) {
     free(mm->ht);
     free(mm->sid);
     free(mm->in_class);
-    for (int e = 0; e < CLASS_SLOTS; e++) free(mm->cls[e].bits);
+    free(mm->chain);
+    free(mm->tmp);
+    for (int e = 0; e < CLASS_SLOTS; e++) gclass_release(&mm->cls[e]);
     free(mm);
 }
 
@@ -216,14 +241,17 @@ static int ensure_memo(slm_grammar_matcher *m) {
     if (mm->sid_cap < need) {
         free(mm->sid);
         free(mm->in_class);
+        free(mm->chain);
         mm->sid = slm_malloc_array(need, sizeof *mm->sid);
         mm->in_class = malloc(need);
-        if (!mm->sid || !mm->in_class) {
+        mm->chain = slm_malloc_array(need + 1, sizeof *mm->chain);
+        if (!mm->sid || !mm->in_class || !mm->chain) {
             mm->sid_cap = 0;
             return -1;
         }
         mm->sid_cap = need;
     }
+    if (!mm->tmp && !(mm->tmp = calloc(slm_grammar_vocab_mask_words(m->v), sizeof *mm->tmp))) return -1;
     memo_reset(mm);
     return 0;
 }
@@ -240,12 +268,6 @@ static int subtree_loops(const slm_grammar_vocab *v, const gmemo *mm, size_t i, 
     return byteset_within(&v->sub_set[v->node_sub[i]], &mm->loop[s]);
 }
 
-static int popcount_set(const gbyteset *b) {
-    int n = 0;
-    for (int k = 0; k < 8; k++)
-        for (uint32_t w = b->w[k]; w; w &= w - 1) n++;
-    return n;
-}
 
 /* bits = the tokens made only of bytes in l (trie walk pruned on the
  * first byte outside l). */
@@ -263,18 +285,81 @@ static void class_tokens(const slm_grammar_vocab *v, const gbyteset *l, uint32_t
     }
 }
 
-/* The cached token set of loop class l (computed on a miss); NULL on OOM. */
-static const uint32_t *class_bits(const slm_grammar_vocab *v, gmemo *mm, const gbyteset *l) {
+/* The class's tokens sorted by length (counting sort over its bits);
+ * -1 on OOM. */
+static int class_by_len(const slm_grammar_vocab *v, gsh_class *c) {
+    size_t words = slm_grammar_vocab_mask_words(v);
+    c->max_len = v->max_depth;
+    c->len_off = calloc((size_t)c->max_len + 2, sizeof *c->len_off);
+    c->n_tok = 0;
+    for (size_t w = 0; w < words; w++) c->n_tok += (uint32_t)__builtin_popcount(c->bits[w]);
+    c->by_len = slm_malloc_array(c->n_tok ? c->n_tok : 1, sizeof *c->by_len);
+    if (!c->len_off || !c->by_len) return -1;
+    for (size_t w = 0; w < words; w++)
+        for (uint32_t x = c->bits[w]; x; x &= x - 1) {
+            int32_t t = (int32_t)(w * 32 + (size_t)__builtin_ctz(x));
+            c->len_off[v->off[t + 1] - v->off[t] + 1]++;
+        }
+    for (uint32_t k = 0; k <= c->max_len; k++) c->len_off[k + 1] += c->len_off[k];
+    uint32_t *fill = slm_malloc_array((size_t)c->max_len + 1, sizeof *fill);
+    if (!fill) return -1;
+    memcpy(fill, c->len_off, ((size_t)c->max_len + 1) * sizeof *fill);
+    for (size_t w = 0; w < words; w++)
+        for (uint32_t x = c->bits[w]; x; x &= x - 1) {
+            int32_t t = (int32_t)(w * 32 + (size_t)__builtin_ctz(x));
+            c->by_len[fill[v->off[t + 1] - v->off[t]]++] = t;
+        }
+    free(fill);
+    return 0;
+}
+
+
+/* The token set of class l: this matcher's slots, else the vocabulary's
+ * shared copy, else computed (bits and lengths) and offered to it. NULL
+ * on OOM. */
+static const gsh_class *class_get(const slm_grammar_vocab *v, gmemo *mm, const gbyteset *l) {
     for (int e = 0; e < CLASS_SLOTS; e++)
-        if (mm->cls[e].bits && !memcmp(&mm->cls[e].key, l, sizeof *l)) return mm->cls[e].bits;
-    struct gclass *c = &mm->cls[mm->cls_next];
+        if (mm->cls[e].c.bits && !memcmp(&mm->cls[e].c.key, l, sizeof *l)) return &mm->cls[e].c;
+    struct gclass *g = &mm->cls[mm->cls_next];
     mm->cls_next = (mm->cls_next + 1) % CLASS_SLOTS;
-    free(c->bits);
-    c->bits = calloc(slm_grammar_vocab_mask_words(v), sizeof *c->bits);
-    if (!c->bits) return NULL;
-    c->key = *l;
-    class_tokens(v, l, c->bits);
-    return c->bits;
+    gclass_release(g);
+    if (gshared_class_find(v, l, &g->c)) {
+        g->borrowed = 1;
+        return &g->c;
+    }
+    g->c.key = *l;
+    g->c.bits = calloc(slm_grammar_vocab_mask_words(v), sizeof *g->c.bits);
+    if (!g->c.bits) return NULL;
+    class_tokens(v, l, g->c.bits);
+    if (class_by_len(v, &g->c) != 0) {
+        gclass_release(g);
+        return NULL;
+    }
+    g->borrowed = gshared_class_add(v, &g->c);
+    return &g->c;
+}
+
+/* ORs into mask the class's tokens of length <= n: from the short end or
+ * by clearing the long end of the whole set, whichever touches fewer.
+ * Needs c->by_len when n < the longest token. */
+static void class_up_to(const slm_grammar_vocab *v, const gsh_class *c, uint32_t n, uint32_t *mask,
+                        uint32_t *tmp) {
+    size_t words = slm_grammar_vocab_mask_words(v);
+    if (n >= v->max_depth) { /* every class token */
+        for (size_t w = 0; w < words; w++) mask[w] |= c->bits[w];
+        return;
+    }
+    if (n > c->max_len) n = c->max_len;
+    uint32_t k = c->len_off[n + 1]; /* tokens of length <= n */
+    if (k == c->n_tok) {
+        for (size_t w = 0; w < words; w++) mask[w] |= c->bits[w];
+    } else if (k <= c->n_tok - k) {
+        for (uint32_t i = 0; i < k; i++) mask[c->by_len[i] >> 5] |= 1u << (c->by_len[i] & 31);
+    } else {
+        memcpy(tmp, c->bits, words * sizeof *tmp);
+        for (uint32_t i = k; i < c->n_tok; i++) tmp[c->by_len[i] >> 5] &= ~(1u << (c->by_len[i] & 31));
+        for (size_t w = 0; w < words; w++) mask[w] |= tmp[w];
+    }
 }
 
 /* Whether the tokens leading to set s go in the mask: always, except in a
@@ -288,20 +373,81 @@ static int keep(slm_grammar_matcher *m, gmemo *mm, uint32_t s) {
     return mm->cost[s] <= mm->limit;
 }
 
+/* The root's class chain for the bytes l that all lead s0 to the same set
+ * s1: chain[k] = the set after k bytes of l, as long as every byte of l
+ * leads chain[k] to one set. Ends in a loop (chain[k+1] == chain[k]: a
+ * string with no more length limit), dead (a maxLength reached) or open
+ * (the bytes of l part ways: walked node by node from there). 0, or -1 to
+ * give up. */
+static int build_chain(slm_grammar_matcher *m, gmemo *mm, uint32_t s0, const gbyteset *l, size_t mark0) {
+    mm->chain[0] = s0;
+    mm->chain_len = 0;
+    mm->chain_mode = CHAIN_OPEN;
+    for (uint32_t k = 0; k < m->v->max_depth; k++) {
+        uint32_t s = mm->chain[k], r = TRANS_UNKNOWN;
+        for (int c = 0; c < 256; c++) {
+            if (!gbyteset_has(l, (uint8_t)c)) continue;
+            uint32_t rc = step(m, mm, s, (uint8_t)c, mark0);
+            if (rc == 0) return -1;
+            if (r == TRANS_UNKNOWN) r = rc;
+            if (rc != r) return 0; /* open from here */
+        }
+        if (r == TRANS_DEAD) {
+            mm->chain_mode = CHAIN_DEAD;
+            return 0;
+        }
+        if (r - 2 == s) {
+            mm->chain_mode = CHAIN_LOOP;
+            return 0;
+        }
+        mm->chain[k + 1] = r - 2;
+        mm->chain_len = k + 1;
+    }
+    mm->chain_mode = CHAIN_DEAD; /* no token is longer */
+    return 0;
+}
+
 /* Steps the root set by every byte (the walk would try nearly all of them
- * anyway), so its loop class is exact; if that class is large, ORs in its
- * cached token set and returns 1: the walk may then skip every path that
- * stays inside the class. 0: no shortcut; -1: give up. */
-static int root_class(slm_grammar_matcher *m, gmemo *mm, uint32_t s0, size_t mark0, uint32_t *mask) {
+ * anyway). A large group of bytes that lead the root to one same set (a
+ * JSON string body: to itself when the string is unbounded, to the next
+ * position when it has a maxLength) is a class: its tokens up to the
+ * chain's length are ORed in from a cached set and the walk skips the
+ * paths that stay inside it. Returns 1 with the class in *l0, 0: no
+ * shortcut; -1: give up. Budget walks use only the self-loop case (every
+ * class token then leads to the root set, one cost). */
+static int root_class(slm_grammar_matcher *m, gmemo *mm, uint32_t s0, size_t mark0, uint32_t *mask,
+                      gbyteset *l0) {
     for (int c = 0; c < 256; c++)
         if (step(m, mm, s0, (uint8_t)c, mark0) == 0) return -1;
-    if (popcount_set(&mm->loop[s0]) < CLASS_MIN_BYTES) return 0;
-    gbyteset l = mm->loop[s0];
-    const uint32_t *bits = class_bits(m->v, mm, &l);
-    if (!bits) return 0;
+    const uint32_t *row = mm->trans + (size_t)s0 * 256;
+    /* the most common live target */
+    uint32_t best = 0;
+    int best_n = 0;
+    for (int c = 0; c < 256; c++) {
+        if (row[c] < 2 || row[c] == best) continue;
+        int n = 0;
+        for (int b = c; b < 256; b++) n += row[b] == row[c];
+        if (n > best_n) best_n = n, best = row[c];
+    }
+    if (best_n < CLASS_MIN_BYTES) return 0;
+    if (best - 2 != s0 && mm->limit != GDIST_UNKNOWN) return 0;
+    gbyteset l = {{0}};
+    for (int c = 0; c < 256; c++)
+        if (row[c] == best) l.w[c >> 5] |= 1u << (c & 31);
+    if (best - 2 == s0) {
+        mm->chain[0] = s0;
+        mm->chain_len = 0;
+        mm->chain_mode = CHAIN_LOOP;
+    } else if (build_chain(m, mm, s0, &l, mark0) != 0) {
+        return -1;
+    }
+    const gsh_class *c = class_get(m->v, mm, &l);
+    uint32_t upto = mm->chain_mode == CHAIN_LOOP ? UINT32_MAX - 1 : mm->chain_len;
+    if (!c) return 0;
+    *l0 = l;
     if (!keep(m, mm, s0)) return 1; /* budget walk: the class's tokens stay in s0, which is too far */
-    size_t words = slm_grammar_vocab_mask_words(m->v);
-    for (size_t w = 0; w < words; w++) mask[w] |= bits[w];
+    uint32_t *tmp = mm->tmp;
+    class_up_to(m->v, c, upto, mask, tmp);
     return 1;
 }
 
@@ -315,26 +461,33 @@ int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask, uint32_t limit, uint32_t 
     mm->min_cost = GDIST_UNKNOWN;
     int64_t s0 = memo_intern(mm, m->cur.p, m->cur.n, max_sets(m));
     if (s0 < 0) return GMEMO_GIVE_UP;
-    int rc = root_class(m, mm, (uint32_t)s0, mark0, mask);
+    gbyteset l0 = {{0}};
+    int rc = root_class(m, mm, (uint32_t)s0, mark0, mask, &l0);
     if (rc < 0) goto give_up;
     uint32_t *sid = mm->sid;
-    uint8_t *in_class = mm->in_class; /* path from the root so far stays in the root's loop class */
-    gbyteset l0 = mm->loop[s0]; /* a copy: the set arrays may move */
+    uint8_t *in_class = mm->in_class; /* path from the root so far stays in the root's class */
     sid[0] = (uint32_t)s0;
     in_class[0] = (uint8_t)rc;
     size_t i = 1;
     while (i < v->n_nodes) {
         uint32_t d = v->node_depth[i], s = sid[d - 1];
         if (in_class[d - 1] && gbyteset_has(&l0, v->node_byte[i])) {
-            /* its tokens are in the class set already */
-            if (byteset_within(&v->sub_set[v->node_sub[i]], &l0)) {
-                i = v->node_end[i];
-            } else {
-                sid[d] = s;
-                in_class[d] = 1;
-                i++;
+            if (d <= mm->chain_len || mm->chain_mode == CHAIN_LOOP) {
+                /* its tokens are in the class set already */
+                if (mm->chain_mode != CHAIN_OPEN && byteset_within(&v->sub_set[v->node_sub[i]], &l0)) {
+                    i = v->node_end[i]; /* deeper class tokens: in the set too, or dead */
+                } else {
+                    sid[d] = d <= mm->chain_len ? mm->chain[d] : mm->chain[mm->chain_len];
+                    in_class[d] = 1;
+                    i++;
+                }
+                continue;
             }
-            continue;
+            if (mm->chain_mode == CHAIN_DEAD) { /* past the length limit */
+                i = v->node_end[i];
+                continue;
+            }
+            /* open: past the uniform part, walk it node by node */
         }
         uint32_t r = mm->trans[(size_t)s * 256 + v->node_byte[i]]; /* the hit, inline */
         if (r == TRANS_UNKNOWN) r = step(m, mm, s, v->node_byte[i], mark0);

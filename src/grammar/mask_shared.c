@@ -17,7 +17,9 @@
  * sweep: masks not used since the last sweep go first), and at most
  * GSH_IDLE_GRAMMARS grammars no matcher uses are kept, within
  * GSH_IDLE_BYTES (oldest dropped with their masks); grammars over
- * GSH_MAX_ELEMENTS elements are not shared. Each entry also holds the grammar's distance table
+ * GSH_MAX_ELEMENTS elements are not shared. The vocabulary also keeps the
+ * token sets of up to GSH_CLASSES byte classes (a JSON string's
+ * characters), which depend on nothing else, for every matcher. Each entry also holds the grammar's distance table
  * (distance.c) once a matcher needs it. */
 #include <pthread.h>
 #include <string.h>
@@ -27,6 +29,7 @@
 #define GSH_DEFAULT_BYTES ((size_t)64 << 20)
 #define GSH_IDLE_GRAMMARS 32
 #define GSH_MAX_KEY_STACKS 512
+#define GSH_CLASSES 16 /* byte-class token sets kept per vocabulary */
 #define GSH_IDLE_BYTES ((size_t)16 << 20)
 #define GSH_MAX_ELEMENTS (1u << 20) /* larger grammars are not copied into the registry */
 
@@ -60,6 +63,8 @@ struct gshared {
     gsh_mask *tab;
     size_t tab_cap, tab_used;
     uint64_t hits, misses, evictions;
+    gsh_class cls[GSH_CLASSES];
+    int n_cls;
 };
 
 /* ---- registry lifetime ---- */
@@ -93,9 +98,16 @@ int gshared_init(slm_grammar_vocab *v) {
     return 0;
 }
 
+static void class_free(gsh_class *c) {
+    free(c->bits);
+    free(c->by_len);
+    free(c->len_off);
+}
+
 void gshared_free(gshared *s) {
     if (!s) return;
     tab_clear(s);
+    for (int i = 0; i < s->n_cls; i++) class_free(&s->cls[i]);
     for (gsh_entry *e = s->entries, *n; e; e = n) {
         n = e->next;
         entry_free(e);
@@ -410,6 +422,37 @@ int gshared_state_key(slm_grammar_matcher *m) {
             if (u32vec_push(out, pool->p[refs[i].off + k]) != 0) return -1;
     }
     return 0;
+}
+
+/* ---- byte-class token sets ---- */
+
+int gshared_class_find(const slm_grammar_vocab *v, const gbyteset *l, gsh_class *out) {
+    gshared *s = v->shared;
+    if (!s) return 0;
+    int found = 0;
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < s->n_cls && !found; i++)
+        if (!memcmp(&s->cls[i].key, l, sizeof *l)) {
+            *out = s->cls[i];
+            found = 1;
+        }
+    pthread_mutex_unlock(&s->mu);
+    return found;
+}
+
+int gshared_class_add(const slm_grammar_vocab *v, const gsh_class *c) {
+    gshared *s = v->shared;
+    if (!s) return 0;
+    int taken = 0;
+    pthread_mutex_lock(&s->mu);
+    if (s->limit > 0 && s->n_cls < GSH_CLASSES) {
+        taken = 1;
+        for (int i = 0; i < s->n_cls && taken; i++)
+            if (!memcmp(&s->cls[i].key, &c->key, sizeof c->key)) taken = 0; /* another matcher was first */
+        if (taken) s->cls[s->n_cls++] = *c;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return taken;
 }
 
 /* ---- public API ---- */

@@ -146,6 +146,22 @@ int gshared_lookup(const slm_grammar_vocab *v, const gsh_entry *e, const uint32_
 void gshared_insert(const slm_grammar_vocab *v, const gsh_entry *e, const uint32_t *key, size_t n,
                     const uint32_t *mask, u32vec *scratch);
 
+/* Token set of a byte class (mask_memo.c's root class): the tokens made
+ * only of bytes in key, as bits and sorted by length (by_len, len_off). */
+typedef struct gsh_class {
+    gbyteset key;
+    uint32_t *bits;
+    int32_t *by_len;
+    uint32_t *len_off; /* tokens of length k: by_len[len_off[k] .. len_off[k+1]) */
+    uint32_t n_tok, max_len;
+} gsh_class;
+/* The vocabulary's shared copy of class l into *out (its arrays are
+ * borrowed and live as long as the vocabulary): 1, or 0 when absent. */
+int gshared_class_find(const slm_grammar_vocab *v, const gbyteset *l, gsh_class *out);
+/* Offers a computed class; 1 when the vocabulary took ownership of its
+ * arrays, 0 when the caller keeps them (sharing off, full, or a race). */
+int gshared_class_add(const slm_grammar_vocab *v, const gsh_class *c);
+
 /* ---- distance to the end (distance.c) ---------------------------- */
 #define GDIST_INF (UINT32_MAX - 1) /* cannot reach the end */
 #define GDIST_UNKNOWN UINT32_MAX   /* frame memo not filled yet */

@@ -6,7 +6,8 @@
  * Focus: JSON strings with escapes (\" \\ \n \uXXXX) and multi-byte UTF-8
  * split across tokens, fed one byte at a time so every intermediate state
  * (mid-escape, mid-code-point) is checked; GBNF character-class loops; and
- * the deepseek vocabulary (102k tokens) from ../shared/vocab. The cache
+ * the deepseek vocabulary (102k tokens) from ../shared/vocab; bounded
+ * strings (maxLength / minLength: the root class chain). The cache
  * shared between matchers is turned off here: every mask is walked (it is
  * tested in grammar_shared_test.c). */
 #include <setjmp.h>
@@ -114,6 +115,15 @@ static void test_json_strings(void **state) {
     follow_bytes(g, v, &tv, text, 1); /* memo gives up at once: plain walk */
     follow_bytes(g, v, &tv, text, 3); /* gives up mid-walk: partial + plain */
     slm_grammar_free(g);
+    /* bounded strings: class chains that die (maxLength), end in a loop
+     * (minLength), or both; every position checked byte by byte */
+    const char *bounded = "{\"type\":\"object\",\"properties\":{\"s\":{\"type\":\"string\",\"maxLength\":4},"
+                          "\"t\":{\"type\":\"string\",\"minLength\":3},\"n\":{\"type\":\"string\",\"minLength\":1,"
+                          "\"maxLength\":6}},\"required\":[\"s\",\"t\",\"n\"]}";
+    if (slm_grammar_compile_json_schema(bounded, strlen(bounded), NULL, &g, &err)) fail_msg("%s", err.msg);
+    follow_bytes(g, v, &tv, "{\"s\":\"ab\xc3\xa9\",\"t\":\"abc x y\",\"n\":\"\\n12 s\"}", 0);
+    follow_bytes(g, v, &tv, "{\"s\":\"\",\"t\":\"x y\",\"n\":\"a\"}", 0);
+    slm_grammar_free(g);
     /* any JSON object: strings as keys and values, nested */
     assert_int_equal(slm_grammar_compile_json_object(NULL, &g, &err), SLM_OK);
     follow_bytes(g, v, &tv, "{\"\xc3\xa9\\\\\":{\"x y\":\"\\u00E9\\\"\"},\"n\":[\"\",\"ab\"]}", 0);
@@ -174,27 +184,40 @@ static void test_deepseek_strings(void **state) {
         memcpy(bytes[t], buf, lens[t] < sizeof buf ? lens[t] : sizeof buf);
     }
     tvocab tv = {(const char *const *)bytes, lens, eos, n_eos};
-    const char *schema = "{\"type\":\"object\",\"properties\":{\"q\":{\"type\":\"string\"},"
-                         "\"k\":{\"type\":\"integer\"}},\"required\":[\"q\",\"k\"]}";
-    const char *text = "{\"q\":\"Zo\xc3\xab said \\\"hi\\\"\\n\xe2\x82\xac 5 \\u00e9!\",\"k\":7}";
-    slm_grammar *g = NULL;
-    if (slm_grammar_compile_json_schema(schema, strlen(schema), NULL, &g, &err)) fail_msg("%s", err.msg);
-    slm_grammar_matcher *m = NULL;
-    assert_int_equal(slm_grammar_matcher_new(g, v, &m, &err), SLM_OK);
-    int32_t *ids = NULL;
-    size_t nt = 0;
-    assert_int_equal(slm_tokenize(tk, text, strlen(text), false, false, &ids, &nt, &err), SLM_OK);
-    char where[48];
-    for (size_t i = 0; i < nt; i++) {
-        snprintf(where, sizeof where, "token %zu", i);
-        check_mask(m, v, &tv, where);
-        if (slm_grammar_matcher_accept_token(m, ids[i], &err)) fail_msg("%s: %s", where, err.msg);
+    /* an unbounded string (the class loops), then bounded ones (maxLength:
+     * a chain of positions that dies; minLength: a chain that ends in a
+     * loop), with long tokens that cross the limits */
+    const char *schemas[] = {
+        "{\"type\":\"object\",\"properties\":{\"q\":{\"type\":\"string\"},"
+        "\"k\":{\"type\":\"integer\"}},\"required\":[\"q\",\"k\"]}",
+        "{\"type\":\"object\",\"properties\":{\"q\":{\"type\":\"string\",\"maxLength\":12},"
+        "\"r\":{\"type\":\"string\",\"minLength\":5},\"s\":{\"type\":\"string\",\"minLength\":2,"
+        "\"maxLength\":4}},\"required\":[\"q\",\"r\",\"s\"]}",
+    };
+    const char *texts[] = {
+        "{\"q\":\"Zo\xc3\xab said \\\"hi\\\"\\n\xe2\x82\xac 5 \\u00e9!\",\"k\":7}",
+        "{\"q\":\"hello world!\",\"r\":\"international\",\"s\":\"ab\xc3\xa9\"}",
+    };
+    for (int sc = 0; sc < 2; sc++) {
+        slm_grammar *g = NULL;
+        if (slm_grammar_compile_json_schema(schemas[sc], strlen(schemas[sc]), NULL, &g, &err)) fail_msg("%s", err.msg);
+        slm_grammar_matcher *m = NULL;
+        assert_int_equal(slm_grammar_matcher_new(g, v, &m, &err), SLM_OK);
+        int32_t *ids = NULL;
+        size_t nt = 0;
+        assert_int_equal(slm_tokenize(tk, texts[sc], strlen(texts[sc]), false, false, &ids, &nt, &err), SLM_OK);
+        char where[48];
+        for (size_t i = 0; i < nt; i++) {
+            snprintf(where, sizeof where, "schema %d token %zu", sc, i);
+            check_mask(m, v, &tv, where);
+            if (slm_grammar_matcher_accept_token(m, ids[i], &err)) fail_msg("%s: %s", where, err.msg);
+        }
+        check_mask(m, v, &tv, "end");
+        assert_true(slm_grammar_matcher_is_accepting(m));
+        free(ids);
+        slm_grammar_matcher_free(m);
+        slm_grammar_free(g);
     }
-    check_mask(m, v, &tv, "end");
-    assert_true(slm_grammar_matcher_is_accepting(m));
-    free(ids);
-    slm_grammar_matcher_free(m);
-    slm_grammar_free(g);
     for (int32_t t = 0; t < n; t++) free(bytes[t]);
     free(bytes);
     free(lens);
