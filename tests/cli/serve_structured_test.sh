@@ -132,13 +132,13 @@ post /api/generate '{"model":"stories260K","prompt":"x","stream":false,"tools":[
 check "ollama tools on generate -> 400" "$CODE" 400
 
 # ---- errors: fail closed ----
-post /v1/chat/completions "{$MSG,\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":{\"type\":\"object\",\"dependentSchemas\":{\"a\":{}}}}}}"
+post /v1/chat/completions "{$MSG,\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":{\"type\":\"object\",\"unevaluatedProperties\":{\"type\":\"string\"}}}}}"
 check "unsupported keyword -> 400" "$CODE:$(jget "$TMP/body" 'j["error"]["param"]')" "400:response_format.json_schema.schema"
-case "$(jget "$TMP/body" 'j["error"]["message"]')" in *dependentSchemas*) pass "400 names the keyword";; *) fail "400 names the keyword: $(cat "$TMP/body")";; esac
+case "$(jget "$TMP/body" 'j["error"]["message"]')" in *unevaluatedProperties*) pass "400 names the keyword";; *) fail "400 names the keyword: $(cat "$TMP/body")";; esac
 post /v1/chat/completions "{$MSG,\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":{\"type\":\"string\",\"pattern\":\"(?=a)b\"}}}}"
 check "regex lookaround -> 400" "$CODE:$(jget "$TMP/body" '"lookaround" in j["error"]["message"]')" "400:True"
-post /v1/chat/completions "{$MSG,\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":{\"type\":\"number\",\"multipleOf\":0.5}}}}"
-check "multipleOf 0.5 -> 400" "$CODE:$(jget "$TMP/body" '"multipleOf" in j["error"]["message"]')" "400:True"
+post /v1/chat/completions "{$MSG,\"max_tokens\":40,\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":{\"type\":\"number\",\"multipleOf\":0.5,\"minimum\":-3.5,\"maximum\":10}}}}"
+check "multipleOf 0.5 in [-3.5, 10]: a number that is one" "$CODE:$(jget "$TMP/body" '(lambda v: not isinstance(v, bool) and -3.5 <= v <= 10 and v * 2 == int(v * 2))(json.loads(j["choices"][0]["message"]["content"]))')" "200:True"
 post /v1/chat/completions "{$MSG,\"grammar\":\"root ::= \\\"a\\\" undefined-rule\"}"
 check "GBNF with an undefined rule -> 400" "$CODE:$(jget "$TMP/body" 'j["error"]["param"]')" "400:grammar"
 post /v1/chat/completions "{$MSG,\"tools\":$TOOLS,\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"launch\"}}}"
@@ -155,8 +155,8 @@ post /v1/completions "{\"model\":\"stories260K\",\"prompt\":\"x\",\"tools\":$TOO
 check "tools on /v1/completions -> 400" "$CODE" 400
 post /v1/chat/completions "{$MSG,\"grammar\":\"root ::= \\\"a\\\"\",\"response_format\":{\"type\":\"json_object\"}}"
 check "grammar + response_format -> 400" "$CODE" 400
-post /api/chat "{$MSG,\"stream\":false,\"format\":{\"type\":\"object\",\"dependentSchemas\":{\"a\":{}}}}"
-check "ollama unsupported schema -> 400 naming it" "$CODE:$(jget "$TMP/body" '"dependentSchemas" in j["error"]')" "400:True"
+post /api/chat "{$MSG,\"stream\":false,\"format\":{\"type\":\"object\",\"unevaluatedProperties\":false}}"
+check "ollama unsupported schema -> 400 naming it" "$CODE:$(jget "$TMP/body" '"unevaluatedProperties" in j["error"]')" "400:True"
 
 masked=$(metric 'slm_grammar_masked_tokens_total{model="stories260K"}')
 check "grammar mask timings in /metrics" "$([ "${masked:-0}" -gt 100 ] && echo yes)" yes
