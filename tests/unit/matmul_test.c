@@ -326,7 +326,8 @@ static void test_multi_then(void **state) {
                 assert_memory_equal(ya, ra, bytes);
                 assert_memory_equal(yb, rb, bytes);
                 for (int64_t r = 0; r < rows; r++) assert_int_equal(seen[r], 1);
-                free(ya), free(yb), free(ra), free(rb), free(seen), free(x);
+                void *bufs[] = {ya, yb, ra, rb, seen, x};
+                for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
                 free((void *)w[0].data);
                 free((void *)w[1].data);
             }
