@@ -14,6 +14,7 @@
 #include "grammar/json_schema_internal.h"
 
 #define MAX_SCHEMA_DEPTH 128
+#define MAX_GEN_WORK 50000
 #define MAX_GRAMMAR_TEXT (64u << 20)
 
 static const char *const PREAMBLE =
@@ -71,6 +72,7 @@ unsigned js_rulef(jsg *j, const char *fmt, ...) {
 
 unsigned js_rule(jsg *j, const char *body) {
     if (j->st) return 0;
+    if (!body || !*body) return 2; /* no alternatives: nothing is valid */
     unsigned id = js_new_id(j);
     js_define(j, id, body);
     return j->st ? 0 : id;
@@ -492,12 +494,39 @@ static int branches_disjoint(jsg *j, json_t *arr) {
     return !j->st && (all_typed || all_values);
 }
 
+#define MAX_EXACT_ONE_OF 12
+
+/* oneOf whose branches may overlap, exactly: anyOf over i of
+ * allOf[branch i, not branch j for every j != i]. Needs each branch's
+ * negation (json_schema_not.c); when one is not expressible the error
+ * says which keyword. */
+static unsigned gen_one_of_exact(jsg *j, json_t *s, json_t *arr) {
+    size_t n = json_array_size(arr);
+    if (n > MAX_EXACT_ONE_OF)
+        return js_fail(j, SLM_ERR_UNSUPPORTED, "oneOf with more than %d branches that may overlap", MAX_EXACT_ONE_OF);
+    json_t *alts = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *all = json_array();
+        json_array_append(all, json_array_get(arr, i));
+        for (size_t k = 0; k < n; k++)
+            if (k != i) json_array_append_new(all, json_pack("{s:O}", "not", json_array_get(arr, k)));
+        json_array_append_new(alts, json_pack("{s:o}", "allOf", all));
+    }
+    json_t *rest = js_keep(j, json_copy(s));
+    json_object_del(rest, "oneOf");
+    unsigned id = js_gen(j, js_keep(j, json_pack("{s:[O,{s:o}]}", "allOf", rest, "anyOf", alts)));
+    if (!id && j->st == SLM_ERR_UNSUPPORTED) slm_error_prefix(j->err, "oneOf with branches that may overlap");
+    return id;
+}
+
 static unsigned gen_any_of(jsg *j, json_t *s, const char *key) {
     json_t *arr = json_object_get(s, key);
     if (!json_is_array(arr) || json_array_size(arr) == 0)
         return js_fail(j, SLM_ERR_FORMAT, "%s must be a non-empty array", key);
-    if (!strcmp(key, "oneOf") && !j->o.one_of_as_any_of && !branches_disjoint(j, arr))
-        return j->st ? 0 : js_fail(j, SLM_ERR_UNSUPPORTED, "oneOf with branches that may overlap");
+    if (!strcmp(key, "oneOf") && !j->o.one_of_as_any_of && !branches_disjoint(j, arr)) {
+        if (j->st) return 0;
+        return gen_one_of_exact(j, s, arr);
+    }
     json_t *rest = js_keep(j, json_copy(s));
     json_object_del(rest, key);
     int has_rest = 0;
@@ -643,6 +672,8 @@ unsigned js_gen(jsg *j, json_t *s) {
     if (json_is_true(s)) return 1;
     if (json_is_false(s)) return 2;
     if (!json_is_object(s)) return js_fail(j, SLM_ERR_FORMAT, "a schema must be an object or a boolean");
+    if (++j->work > MAX_GEN_WORK)
+        return js_fail(j, SLM_ERR_UNSUPPORTED, "schema too complex (not/oneOf/if expand to more than %d sub-schemas)", MAX_GEN_WORK);
     if (++j->depth > MAX_SCHEMA_DEPTH) return js_fail(j, SLM_ERR_UNSUPPORTED, "schema nested too deeply");
     unsigned id = 0;
     json_t *ref = json_object_get(s, "$ref");

@@ -30,6 +30,7 @@ typedef struct jsg {
     slm_status st;
     int depth;
     int ref_overrides; /* drafts 04-07: $ref ignores its sibling keywords */
+    unsigned long work;   /* js_gen calls: bounds the expansion of not/oneOf/if */
 } jsg;
 
 /* Emits a rule for schema s and returns its id (0 after an error). */
