@@ -613,7 +613,8 @@ static unsigned gen_enum(jsg *j, json_t *s) {
     json_t *v, *w;
     json_array_foreach(vals, i, v) {
         int in_enum = !c || !e;
-        json_array_foreach(e, q, w) in_enum |= json_equal(v, w);
+        if (!in_enum) /* both const and enum: the const must be listed */
+            json_array_foreach(e, q, w) in_enum |= json_equal(v, w);
         if (!in_enum || !value_allowed(s, v)) continue;
         if (has_str && json_is_string(v) && !sdfa_match(&sd, json_string_value(v), json_string_length(v))) continue;
         if (json_is_number(v) && !num_ok(s, json_number_value(v))) continue;
