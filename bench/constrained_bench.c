@@ -168,8 +168,9 @@ int main(int argc, char **argv) {
     slm_sched_get_stats(s, &st);
     uint64_t nm = st.n_masked_tokens - st0.n_masked_tokens;
     double ms = st.mask_seconds - st0.mask_seconds;
-    printf("mean free %.2f tok/s, constrained %.2f tok/s; ratio median %.3f (min %.3f, max %.3f)\n",
-           sum_a / rounds, sum_b / rounds, ratio[rounds / 2], ratio[0], ratio[rounds - 1]);
+    printf("mean free %.2f tok/s, constrained %.2f tok/s (ratio of means %.3f); per-round ratio median %.3f "
+           "(min %.3f, max %.3f)\n",
+           sum_a / rounds, sum_b / rounds, sum_a > 0 ? sum_b / sum_a : 0, ratio[rounds / 2], ratio[0], ratio[rounds - 1]);
     printf("mask + sample time per constrained token: mean %.1f us over %llu tokens (max %.1f us)\n",
            nm ? ms / (double)nm * 1e6 : 0, (unsigned long long)nm, st.mask_max_seconds * 1e6);
     free(ratio);
