@@ -5,6 +5,8 @@
 // writes JSON by itself). Every answer must be either
 //  - 200 with content that parses and validates against the schema (ajv,
 //    with ajv-formats, the draft the schema declares), or
+//    (for drafts 04-07, siblings of $ref are ignored as those drafts say,
+//    which ajv 8 does not do by itself), or
 //  - (counted apart, printed) 200 whose only ajv errors are `email` or
 //    `uri` formats where ajv-formats is stricter than the RFCs the schema
 //    compiler follows (ajv wants a dot in an email's domain, RFC 5321 does
@@ -55,6 +57,22 @@ function dropDraft4Ids(v) {
   return out;
 }
 
+// Drafts 04-07: "All other properties in a "$ref" object MUST be ignored"
+// (draft-07 section 8.3); ajv 8 applies them anyway. For a schema that
+// declares such a draft (as the schema compiler reads it: $schema names a
+// draft-0x), keep only $ref and the definitions it may point into.
+function refIgnoresSiblings(v) {
+  if (Array.isArray(v)) return v.map(refIgnoresSiblings);
+  if (!v || typeof v !== 'object') return v;
+  const out = {};
+  const onlyRef = typeof v.$ref === 'string';
+  for (const [k, x] of Object.entries(v)) {
+    if (onlyRef && !['$ref', 'definitions', '$defs'].includes(k)) continue;
+    out[k] = ['enum', 'const', 'default', 'examples'].includes(k) ? x : refIgnoresSiblings(x);
+  }
+  return out;
+}
+
 // RFC syntax (coarse) for the two formats where ajv-formats is stricter.
 const RFC_FORMATS = {
   // RFC 5321 dot-atom local part @ domain labels (a dotless domain is allowed)
@@ -66,8 +84,9 @@ const RFC_FORMATS = {
 // A validator for the draft the schema declares (draft-07 rules otherwise);
 // rfc: email and uri by RFC syntax instead of ajv-formats' stricter ones.
 function validator(schema, rfc = false) {
-  schema = dropDraft4Ids(schema);
   const d = typeof schema === 'object' && schema ? String(schema.$schema || '') : '';
+  schema = dropDraft4Ids(schema);
+  if (d.includes('draft-0')) schema = refIgnoresSiblings(schema);
   const A = d.includes('2020-12') ? Ajv2020 : d.includes('2019-09') ? Ajv2019 : Ajv;
   const ajv = new A({ strict: false, validateSchema: false, logger: false });
   addFormats(ajv);
