@@ -1,5 +1,5 @@
 /* Ollama-compatible endpoints under /api: chat and generate (NDJSON
- * streaming unless "stream": false), tags (configured models), show
+ * streaming unless "stream": false), show
  * (details and metadata), ps (loaded models) and version. Errors use
  * Ollama's {"error": "..."} shape. */
 #include <stdio.h>
@@ -54,14 +54,6 @@ static json_t *model_entry(const srv_model *m) {
     http_rfc3339((double)m->mtime, ts, sizeof ts);
     return json_pack("{s:s, s:s, s:s, s:I, s:s, s:o}", "name", m->name, "model", m->name, "modified_at", ts, "size",
                      (json_int_t)m->file_size, "digest", "", "details", details_json(m));
-}
-
-static enum MHD_Result tags(conn *c) {
-    json_t *list = json_array();
-    pthread_mutex_lock(&c->srv->mu);
-    for (int i = 0; i < c->srv->n_models; i++) json_array_append_new(list, model_entry(&c->srv->models[i]));
-    pthread_mutex_unlock(&c->srv->mu);
-    return http_json(c, 200, json_pack("{s:o}", "models", list));
 }
 
 static enum MHD_Result ps(conn *c) {
@@ -239,7 +231,6 @@ enum MHD_Result ollama_route(conn *c, bool *handled) {
     *handled = true;
     if (strcmp(u, "/api/chat") == 0 && post) return generate(c, true);
     if (strcmp(u, "/api/generate") == 0 && post) return generate(c, false);
-    if (strcmp(u, "/api/tags") == 0 && get) return tags(c);
     if (strcmp(u, "/api/ps") == 0 && get) return ps(c);
     if (strcmp(u, "/api/show") == 0 && post) return show(c);
     if (strcmp(u, "/api/version") == 0 && get) return http_json(c, 200, json_pack("{s:s}", "version", SRV_VERSION));

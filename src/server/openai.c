@@ -1,5 +1,6 @@
-/* OpenAI-compatible endpoints under /v1: chat/completions, completions,
- * models, and embeddings (501 until an embedding model exists). Each
+/* OpenAI-compatible endpoints under /v1: chat/completions, completions
+ * and embeddings (501 until an embedding model exists); the model lists
+ * are in pull_list.c. Each
  * handler checks the body, resolves the model (404 lists the available
  * ones), builds the prompt tokens and hands off to gen_run. */
 #include <stdio.h>
@@ -8,25 +9,6 @@
 
 #include "route_hook.h"
 #include "server_internal.h"
-
-static enum MHD_Result list_models(conn *c) {
-    json_t *data = json_array();
-    for (int i = 0; i < c->srv->n_models; i++)
-        json_array_append_new(data, json_pack("{s:s, s:s, s:I, s:s}", "id", c->srv->models[i].name, "object", "model",
-                                              "created", (json_int_t)c->srv->models[i].mtime, "owned_by", "slm"));
-    return http_json(c, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
-}
-
-static enum MHD_Result get_model(conn *c, const char *name) {
-    srv_model *m = models_find(c->srv, name);
-    if (!m) {
-        char names[1024];
-        models_names(c->srv, names, sizeof names);
-        return http_oa_error(c, 404, "model", "model_not_found", "model '%s' not found; available models: %s", name, names);
-    }
-    return http_json(c, 200, json_pack("{s:s, s:s, s:I, s:s}", "id", m->name, "object", "model", "created",
-                                       (json_int_t)m->mtime, "owned_by", "slm"));
-}
 
 static srv_model *body_model(conn *c, const json_t *body, enum MHD_Result *ret) {
     const json_t *mv = json_object_get(body, "model");
@@ -124,10 +106,8 @@ done:
 
 enum MHD_Result openai_route(conn *c, bool *handled) {
     const char *u = c->url;
-    bool get = strcmp(c->method, "GET") == 0, post = strcmp(c->method, "POST") == 0;
+    bool post = strcmp(c->method, "POST") == 0;
     *handled = true;
-    if (strcmp(u, "/v1/models") == 0 && get) return list_models(c);
-    if (strncmp(u, "/v1/models/", 11) == 0 && get) return get_model(c, u + 11);
     if (strcmp(u, "/v1/chat/completions") == 0 && post) return generate(c, true);
     if (strcmp(u, "/v1/completions") == 0 && post) return generate(c, false);
     if (strcmp(u, "/v1/embeddings") == 0 && post)
