@@ -98,6 +98,20 @@ static int is_string_kw(const char *k) {
     return !strcmp(k, "pattern") || !strcmp(k, "minLength") || !strcmp(k, "maxLength") || !strcmp(k, "format");
 }
 
+/* Validation keywords whose negation is not handled here (an error);
+ * other unknown keys are ignored, as the generator ignores them. */
+static int is_known_keyword(const char *k) {
+    static const char *const kw[] = {"additionalProperties", "patternProperties", "propertyNames", "uniqueItems",
+                                     "contains", "minContains", "maxContains", "prefixItems", "items", "additionalItems",
+                                     "oneOf", "dependentRequired", "dependentSchemas", "dependencies",
+                                     "unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$recursiveRef",
+                                     "exclusiveMinimum", "exclusiveMaximum", "$slm_not_multipleOf", "$slm_fraction",
+                                     "$slm_not_numbers"};
+    for (size_t i = 0; i < sizeof kw / sizeof *kw; i++)
+        if (!strcmp(k, kw[i])) return 1;
+    return k[0] == '$' && strcmp(k, "$schema") && strcmp(k, "$id") && strcmp(k, "$comment");
+}
+
 static json_t *count_part(const char *t, const char *k, long long n) {
     return n < 0 ? NULL : json_pack("{s:s,s:I}", "type", t, k, (json_int_t)n);
 }
@@ -161,9 +175,9 @@ static int neg_keyword(jsg *j, const char *k, json_t *v, json_t *s, json_t *part
         return 0;
     } else if (!strcmp(k, "then") || !strcmp(k, "else")) {
         return 0; /* with "if" */
-    } else {
+    } else if (is_known_keyword(k)) {
         return fail_null(j, "", k) ? 0 : -1;
-    }
+    } /* else: an unknown keyword constrains nothing, so its negation adds nothing */
     if (p) json_array_append_new(parts, p);
     return 0;
 }
