@@ -294,7 +294,7 @@ static int class_by_len(const slm_grammar_vocab *v, gsh_class *c) {
     c->n_tok = 0;
     for (size_t w = 0; w < words; w++) c->n_tok += (uint32_t)__builtin_popcount(c->bits[w]);
     c->by_len = slm_malloc_array(c->n_tok ? c->n_tok : 1, sizeof *c->by_len);
-    if (!c->len_off || !c->by_len) return -1;
+    if (!c->len_off || !c->by_len) goto oom;
     for (size_t w = 0; w < words; w++)
         for (uint32_t x = c->bits[w]; x; x &= x - 1) {
             int32_t t = (int32_t)(w * 32 + (size_t)__builtin_ctz(x));
@@ -302,7 +302,7 @@ static int class_by_len(const slm_grammar_vocab *v, gsh_class *c) {
         }
     for (uint32_t k = 0; k <= c->max_len; k++) c->len_off[k + 1] += c->len_off[k];
     uint32_t *fill = slm_malloc_array((size_t)c->max_len + 1, sizeof *fill);
-    if (!fill) return -1;
+    if (!fill) goto oom;
     memcpy(fill, c->len_off, ((size_t)c->max_len + 1) * sizeof *fill);
     for (size_t w = 0; w < words; w++)
         for (uint32_t x = c->bits[w]; x; x &= x - 1) {
@@ -311,13 +311,19 @@ static int class_by_len(const slm_grammar_vocab *v, gsh_class *c) {
         }
     free(fill);
     return 0;
+oom:
+    free(c->len_off);
+    free(c->by_len);
+    c->len_off = NULL;
+    c->by_len = NULL;
+    return -1;
 }
 
 
 /* The token set of class l: this matcher's slots, else the vocabulary's
  * shared copy, else computed (bits and lengths) and offered to it. NULL
  * on OOM. */
-static const gsh_class *class_get(const slm_grammar_vocab *v, gmemo *mm, const gbyteset *l) {
+static gsh_class *class_get(const slm_grammar_vocab *v, gmemo *mm, const gbyteset *l) {
     for (int e = 0; e < CLASS_SLOTS; e++)
         if (mm->cls[e].c.bits && !memcmp(&mm->cls[e].c.key, l, sizeof *l)) return &mm->cls[e].c;
     struct gclass *g = &mm->cls[mm->cls_next];
@@ -331,11 +337,9 @@ static const gsh_class *class_get(const slm_grammar_vocab *v, gmemo *mm, const g
     g->c.bits = calloc(slm_grammar_vocab_mask_words(v), sizeof *g->c.bits);
     if (!g->c.bits) return NULL;
     class_tokens(v, l, g->c.bits);
-    if (class_by_len(v, &g->c) != 0) {
-        gclass_release(g);
-        return NULL;
-    }
-    g->borrowed = gshared_class_add(v, &g->c);
+    /* shared: complete (by length too) before it is published; else the
+     * lengths are sorted only if a bounded string needs them */
+    if (gshared_class_wanted(v) && class_by_len(v, &g->c) == 0) g->borrowed = gshared_class_add(v, &g->c);
     return &g->c;
 }
 
@@ -420,14 +424,19 @@ static int root_class(slm_grammar_matcher *m, gmemo *mm, uint32_t s0, size_t mar
     for (int c = 0; c < 256; c++)
         if (step(m, mm, s0, (uint8_t)c, mark0) == 0) return -1;
     const uint32_t *row = mm->trans + (size_t)s0 * 256;
-    /* the most common live target */
-    uint32_t best = 0;
-    int best_n = 0;
+    /* the most common live target (rows have few distinct targets; past
+     * 16 the rest are not counted) */
+    uint32_t tgt[16], cnt[16], n_tgt = 0, best = 0, best_n = 0;
     for (int c = 0; c < 256; c++) {
-        if (row[c] < 2 || row[c] == best) continue;
-        int n = 0;
-        for (int b = c; b < 256; b++) n += row[b] == row[c];
-        if (n > best_n) best_n = n, best = row[c];
+        if (row[c] < 2) continue;
+        uint32_t k = 0;
+        while (k < n_tgt && tgt[k] != row[c]) k++;
+        if (k == n_tgt) {
+            if (n_tgt == 16) continue;
+            tgt[n_tgt] = row[c];
+            cnt[n_tgt++] = 0;
+        }
+        if (++cnt[k] > best_n) best_n = cnt[k], best = tgt[k];
     }
     if (best_n < CLASS_MIN_BYTES) return 0;
     if (best - 2 != s0 && mm->limit != GDIST_UNKNOWN) return 0;
@@ -441,9 +450,9 @@ static int root_class(slm_grammar_matcher *m, gmemo *mm, uint32_t s0, size_t mar
     } else if (build_chain(m, mm, s0, &l, mark0) != 0) {
         return -1;
     }
-    const gsh_class *c = class_get(m->v, mm, &l);
+    gsh_class *c = class_get(m->v, mm, &l);
     uint32_t upto = mm->chain_mode == CHAIN_LOOP ? UINT32_MAX - 1 : mm->chain_len;
-    if (!c) return 0;
+    if (!c || (upto < m->v->max_depth && !c->by_len && class_by_len(m->v, c) != 0)) return 0;
     *l0 = l;
     if (!keep(m, mm, s0)) return 1; /* budget walk: the class's tokens stay in s0, which is too far */
     uint32_t *tmp = mm->tmp;

@@ -440,6 +440,15 @@ int gshared_class_find(const slm_grammar_vocab *v, const gbyteset *l, gsh_class 
     return found;
 }
 
+int gshared_class_wanted(const slm_grammar_vocab *v) {
+    gshared *s = v->shared;
+    if (!s) return 0;
+    pthread_mutex_lock(&s->mu);
+    int want = s->limit > 0 && s->n_cls < GSH_CLASSES;
+    pthread_mutex_unlock(&s->mu);
+    return want;
+}
+
 int gshared_class_add(const slm_grammar_vocab *v, const gsh_class *c) {
     gshared *s = v->shared;
     if (!s) return 0;

@@ -158,6 +158,8 @@ typedef struct gsh_class {
 /* The vocabulary's shared copy of class l into *out (its arrays are
  * borrowed and live as long as the vocabulary): 1, or 0 when absent. */
 int gshared_class_find(const slm_grammar_vocab *v, const gbyteset *l, gsh_class *out);
+/* Whether the vocabulary would take a new class now (sharing on, room). */
+int gshared_class_wanted(const slm_grammar_vocab *v);
 /* Offers a computed class; 1 when the vocabulary took ownership of its
  * arrays, 0 when the caller keeps them (sharing off, full, or a race). */
 int gshared_class_add(const slm_grammar_vocab *v, const gsh_class *c);
