@@ -91,9 +91,9 @@ test('response_format json_schema with an unsupported feature is a 400 naming it
   await assert.rejects(
     client.chat.completions.create({
       model: MODEL, messages,
-      response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', dependentSchemas: { a: {} } } } },
+      response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', unevaluatedProperties: { type: 'string' } } } },
     }),
-    (e) => e.status === 400 && /dependentSchemas/.test(e.message),
+    (e) => e.status === 400 && /unevaluatedProperties/.test(e.message),
   );
 });
 
