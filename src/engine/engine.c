@@ -129,14 +129,33 @@ static void constraint_free(constraint *c) {
 }
 
 /* Samples the next token, within the grammar when there is one (fails
- * closed: a grammar error ends generation with that error). */
-static slm_status next_token(slm_sampler *s, const float *logits, constraint *c, int32_t *tok, slm_error *err) {
+ * closed: a grammar error ends generation with that error). `left` is the
+ * number of tokens that may still be generated (this one included): near
+ * it, only tokens that let the output close in time are taken, as the
+ * scheduler does (slm_grammar_matcher_budget_mask). */
+static slm_status next_token(slm_sampler *s, const float *logits, constraint *c, int32_t left, int32_t *tok,
+                             slm_error *err) {
     if (c->m && slm_grammar_matcher_fill_mask(c->m, c->mask, err) != SLM_OK) return err ? err->code : SLM_ERR_INTERNAL;
     *tok = c->m ? slm_sampler_sample_masked(s, logits, c->mask) : slm_sampler_sample(s, logits);
     if (*tok < 0)
         return slm_error_set(err, SLM_ERR_INVALID_ARG, c->m ? "the grammar allows no token here"
                                                            : "no token can be sampled (all are banned)");
-    return c->m ? slm_grammar_matcher_accept_token(c->m, *tok, err) : SLM_OK;
+    if (!c->m) return SLM_OK;
+    slm_status st = slm_grammar_matcher_accept_token_budget(c->m, *tok, left, err);
+    if (st != SLM_ERR_RANGE) return st;
+    st = slm_grammar_matcher_budget_mask(c->m, c->mask, left, err);
+    if (st != SLM_OK) return st;
+    *tok = slm_sampler_sample_masked(s, logits, c->mask);
+    if (*tok < 0) return slm_error_set(err, SLM_ERR_INVALID_ARG, "the grammar allows no token here");
+    return slm_grammar_matcher_accept_token(c->m, *tok, err);
+}
+
+/* Tokens generation i may still produce: max_tokens and the context. */
+static int32_t tokens_left(const slm_engine *e, const slm_gen_params *p, int32_t i) {
+    int64_t left = (int64_t)slm_context_n_ctx(e->ctx) - slm_context_n_past(e->ctx);
+    if (p->n_predict >= 0 && (int64_t)p->n_predict - i < left) left = (int64_t)p->n_predict - i;
+    if (left < 1) left = 1;
+    return left > INT32_MAX ? INT32_MAX : (int32_t)left;
 }
 
 static slm_status generate_loop(slm_engine *e, const slm_gen_params *p, slm_sampler *s, emitter *em,
@@ -146,7 +165,7 @@ static slm_status generate_loop(slm_engine *e, const slm_gen_params *p, slm_samp
     for (int32_t i = 0; p->n_predict < 0 || i < p->n_predict; i++) {
         if (slm_context_n_past(e->ctx) >= slm_context_n_ctx(e->ctx)) break;
         int32_t tok;
-        slm_status gs = next_token(s, slm_context_logits(e->ctx, -1), c, &tok, err);
+        slm_status gs = next_token(s, slm_context_logits(e->ctx, -1), c, tokens_left(e, p, i), &tok, err);
         if (gs != SLM_OK) return gs;
         if (i == 0) stats->ttft_s = slm_now_s() - t_start;
         if (slm_tokenizer_is_eog(e->tok, tok)) {

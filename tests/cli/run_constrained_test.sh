@@ -23,6 +23,14 @@ assert float(d["age"]).is_integer() and 0 <= d["age"] <= 120, d
 assert isinstance(d["tags"], list) and len(d["tags"]) <= 3 and all(t in ("a", "b") for t in d["tags"]), d
 PY
 done
+# A tight token budget: the output still closes (budget-aware completion)
+# with the exact token count in --stats, instead of stopping mid-string.
+for seed in 1 2 3 4; do
+  "$SLM" run "$m" "Once upon a time" --no-echo --json-schema "$TMP/person.json" --temp 1.5 --seed $seed -n 40 \
+    >"$TMP/tight$seed" 2>"$TMP/err" || { fail "tight seed $seed: exit $?: $(cat "$TMP/err")"; continue; }
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert set(d) == {"name","age","tags"}' "$TMP/tight$seed" \
+    && pass "tight budget seed $seed: closes validly in 40 tokens" || fail "tight budget seed $seed: $(cat "$TMP/tight$seed")"
+done
 printf 'root ::= "yes" | "no" | "maybe"\n' >"$TMP/choice.gbnf"
 for seed in 1 2 3; do
   out=$("$SLM" run "$m" "Is it" --no-echo --grammar "$TMP/choice.gbnf" --temp 1 --seed $seed 2>"$TMP/err")
