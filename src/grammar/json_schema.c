@@ -1,11 +1,18 @@
 /* JSON Schema -> GBNF: the dispatcher. Handles booleans, $ref (local JSON
- * pointers, recursion through pre-assigned rule ids), const, enum, allOf
- * (schemas merged keyword by keyword), anyOf/oneOf (alternatives; oneOf's
- * exclusivity is not enforced, as in every grammar engine), type (one or a
- * union; absent = every type, each constrained by its own keywords, as
- * JSON Schema says) and nullable. Keywords it cannot enforce are errors
- * naming the keyword; annotations and unknown keys are ignored.
- * Per-type rules live in json_schema_types.c. */
+ * pointers, recursion through pre-assigned rule ids), const, enum (values
+ * filtered by the sibling keywords), allOf (schemas merged keyword by
+ * keyword), anyOf/oneOf (alternatives; a oneOf whose branches may overlap
+ * becomes anyOf_i(branch i and not the others), or with
+ * one_of_as_any_of plain anyOf), not / if / dependencies (rewritten in
+ * json_schema_not.c), type (one or a union; absent = every type, each
+ * constrained by its own keywords, as JSON Schema says) and nullable.
+ * Keywords it cannot enforce are errors naming the keyword; annotations
+ * and unknown keys are ignored. Per-type rules live in
+ * json_schema_types.c (arrays, strings, numbers), json_schema_object.c,
+ * json_schema_number.c; string languages as DFAs in json_schema_nfa.c,
+ * json_schema_dfa.c and json_schema_strdfa.c. Keys starting "$slm_" are
+ * internal keywords the rewriting writes (never read from user input:
+ * a user schema using them is treated the same way). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,8 +1,10 @@
 /* JSON Schema -> GBNF, per type (objects are in json_schema_object.c):
- * arrays (prefixItems/items with min/max counts),
- * strings (lengths, pattern, formats) and numbers (integer ranges written
- * digit by digit; number ranges with integer bounds, without exponents).
- */
+ * arrays (prefixItems/items with min/max counts, contains with
+ * minContains/maxContains, uniqueItems over a finite item set), strings
+ * (lengths, pattern, formats; pattern with lengths and negations through
+ * the string DFA) and numbers (integer ranges written digit by digit;
+ * number ranges with integer bounds, without exponents; other bounds and
+ * multipleOf in json_schema_number.c). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
