@@ -4,14 +4,48 @@
  * grammar needs intersections and complements that GBNF cannot express.
  * Handles type, const/enum, pattern, minLength/maxLength, allOf, anyOf,
  * oneOf (exactly one, tracked as "at least one" minus "at least two"),
- * not, if/then/else and $ref; keywords about other types do not
- * constrain strings and are skipped. format is not expressible here and
- * is an error naming it. */
+ * not, if/then/else, $ref and the common formats (as regexes: the same
+ * languages as the GBNF formats); keywords about other types do not
+ * constrain strings and are skipped. Other formats are errors naming
+ * them. */
 #include <string.h>
 
 #include "grammar/json_schema_internal.h"
 
 #define MAX_STRDFA_DEPTH 32
+
+/* Regex forms of the formats (the same languages as the GBNF bodies in
+ * json_schema_types.c), for formats combined with lengths or patterns. */
+#define URI_CHARS "[^\"\\\\\\x00-\\x20<>{}|^`]"
+#define OCTET "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+#define LABEL "[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+#define ELABEL "[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+#define ATEXT "[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+"
+#define DATE "(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|" \
+             "02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:[0-9][0-9](?:0[48]|[2468][048]|[13579][26])|" \
+             "(?:0[048]|[2468][048]|[13579][26])00)-02-29)"
+#define TIME "(?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\\.[0-9]+)?(?:[Zz]|[-+](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+
+static const char *format_regex(const char *f) {
+    static const struct {
+        const char *name, *re;
+    } t[] = {
+        {"uri", "^[a-zA-Z][a-zA-Z0-9+.-]*:" URI_CHARS "*$"},
+        {"iri", "^[a-zA-Z][a-zA-Z0-9+.-]*:" URI_CHARS "*$"},
+        {"uri-reference", "^(?:[a-zA-Z][a-zA-Z0-9+.-]*:" URI_CHARS "*|[^\"\\\\\\x00-\\x20<>{}|^`:/?#]+(?:[/?#]" URI_CHARS
+                          "*)?|[/?#]" URI_CHARS "*|)$"},
+        {"email", "^" ATEXT "(?:\\." ATEXT ")*@" ELABEL "(?:\\." ELABEL ")*$"},
+        {"uuid", "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"},
+        {"hostname", "^" LABEL "(?:\\." LABEL ")*$"},
+        {"ipv4", "^" OCTET "\\." OCTET "\\." OCTET "\\." OCTET "$"},
+        {"date", "^" DATE "$"},
+        {"time", "^" TIME "$"},
+        {"date-time", "^" DATE "[Tt]" TIME "$"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        if (!strcmp(t[i].name, f)) return t[i].re;
+    return NULL;
+}
 
 static int fail_st(jsg *j, slm_status st, const char *what) {
     if (j->st == SLM_OK) {
@@ -157,9 +191,16 @@ static int keywords(jsg *j, json_t *s, sdfa *acc, int depth) {
         if (combine(j, acc, &x, SDFA_AND)) return -1;
     }
     json_t *f = json_object_get(s, "format");
-    if (f) return fail_st(j, slm_error_set(j->err, SLM_ERR_UNSUPPORTED,
-                                           "format '%.60s' where string sets are combined (property names, not, pattern with lengths)",
-                                           json_is_string(f) ? json_string_value(f) : "?"), "json schema");
+    const char *fre = json_is_string(f) ? format_regex(json_string_value(f)) : NULL;
+    if (f && !fre)
+        return fail_st(j, slm_error_set(j->err, SLM_ERR_UNSUPPORTED,
+                                        "format '%.60s' where string sets are combined (property names, not, lengths, pattern)",
+                                        json_is_string(f) ? json_string_value(f) : "?"), "json schema");
+    if (fre) {
+        slm_status st = sdfa_from_regex(fre, strlen(fre), &x, j->err);
+        if (st) return fail_st(j, st, "json schema: format");
+        if (combine(j, acc, &x, SDFA_AND)) return -1;
+    }
     if (lengths(j, s, acc)) return -1;
     if (combinator(j, s, "allOf", acc, depth) || combinator(j, s, "anyOf", acc, depth) ||
         combinator(j, s, "oneOf", acc, depth) || if_then_else(j, s, acc, depth))

@@ -237,7 +237,7 @@ unsigned js_gen_string(jsg *j, json_t *s) {
     if (get_count(j, s, "minLength", 0, &lo) || get_count(j, s, "maxLength", -1, &hi)) return 0;
     int has_len = lo > 0 || hi >= 0;
     if (hi >= 0 && lo > hi) return 2;
-    if ((pat && has_len) || json_object_get(s, "$slm_not_string")) { /* needs DFA products */
+    if ((pat && has_len) || (fmt && (has_len || pat)) || json_object_get(s, "$slm_not_string")) { /* DFA products */
         sdfa d;
         if (js_string_dfa(j, s, &d)) return 0;
         unsigned id = js_gen_sdfa(j, &d);

@@ -650,6 +650,43 @@ static void test_pattern_with_lengths(void **state) {
            LIST("\"abc\"", "\"\u00e9\u00e9b\""));
 }
 
+/* A format alone (GBNF body) and with a length limit (the DFA's regex
+ * form) must agree on every sample. */
+static void test_format_with_lengths(void **state) {
+    (void)state;
+    static const char *const fmts[] = {"uri", "uri-reference", "email", "uuid", "hostname", "ipv4", "date", "time", "date-time"};
+    static const char *const samples[] = {
+        "\"http://a.b/c?d#e\"", "\"mailto:x@y\"", "\"a b\"", "\"/rel/path\"", "\"x:y\"", "\"\"", "\"#frag\"",
+        "\"a@b.co\"", "\"a.b@c-d.e\"", "\"a@-b\"", "\"@b\"", "\"123e4567-e89b-12d3-a456-426614174000\"",
+        "\"123e4567-e89b-12d3-a456-42661417400\"", "\"host-1.example\"", "\"-bad\"", "\"192.168.0.255\"",
+        "\"256.1.1.1\"", "\"01.2.3.4\"", "\"2024-02-29\"", "\"2023-02-29\"", "\"1900-02-29\"", "\"2000-02-29\"",
+        "\"2024-04-31\"", "\"12:30:59Z\"", "\"24:00:00Z\"", "\"12:30:59.5+01:00\"", "\"2024-01-01T00:00:00Z\"",
+        "\"2024-01-01t23:59:60-23:59\"", "\"2024-01-01 00:00:00Z\""};
+    for (size_t f = 0; f < sizeof fmts / sizeof *fmts; f++) {
+        char a[160], b[160];
+        snprintf(a, sizeof a, "{\"type\":\"string\",\"format\":\"%s\"}", fmts[f]);
+        snprintf(b, sizeof b, "{\"type\":\"string\",\"format\":\"%s\",\"maxLength\":100}", fmts[f]);
+        slm_grammar *ga = NULL, *gb = NULL;
+        slm_json_schema_opts o = {0};
+        assert_int_equal(slm_grammar_compile_json_schema(a, strlen(a), &o, &ga, NULL), SLM_OK);
+        assert_int_equal(slm_grammar_compile_json_schema(b, strlen(b), &o, &gb, NULL), SLM_OK);
+        slm_grammar_matcher *ma = NULL, *mb = NULL;
+        assert_int_equal(slm_grammar_matcher_new(ga, NULL, &ma, NULL), SLM_OK);
+        assert_int_equal(slm_grammar_matcher_new(gb, NULL, &mb, NULL), SLM_OK);
+        int n_ok = 0;
+        for (size_t k = 0; k < sizeof samples / sizeof *samples; k++) {
+            int x = accepts(ma, samples[k]), y = accepts(mb, samples[k]);
+            if (x != y) printf("format %s: %s gbnf %d dfa %d\n", fmts[f], samples[k], x, y);
+            assert_int_equal(x, y);
+            n_ok += x;
+        }
+        assert_true(n_ok > 0); /* every format accepts some sample */
+        slm_grammar_matcher_free(ma), slm_grammar_matcher_free(mb);
+        slm_grammar_free(ga), slm_grammar_free(gb);
+    }
+    expect("{\"type\":\"string\",\"format\":\"email\",\"maxLength\":6}", LIST("\"a@b.c\""), LIST("\"ab@cd.e\"", "\"abc\""));
+}
+
 int main(void) {
     verbose = getenv("SLM_GRAMMAR_VERBOSE") != NULL;
     const struct CMUnitTest tests[] = {
@@ -663,6 +700,7 @@ int main(void) {
         cmocka_unit_test(test_dependencies),
         cmocka_unit_test(test_not_and_if),
         cmocka_unit_test(test_pattern_with_lengths),
+        cmocka_unit_test(test_format_with_lengths),
         cmocka_unit_test(test_official_suite),
         cmocka_unit_test(test_maskbench),
     };
