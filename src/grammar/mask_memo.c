@@ -182,15 +182,19 @@ static size_t max_sets(const slm_grammar_matcher *m) {
     return m->memo_max_sets ? m->memo_max_sets : MEMO_MAX_SETS;
 }
 
-/* Which tops of set s accept byte c (bit k: top k); sets of more than 64
- * tops get no signature. */
-static uint64_t byte_sig(const slm_grammar_matcher *m, const uint32_t *tops, uint32_t n, uint8_t c) {
-    uint64_t sig = 0;
+/* The bytes that every top of set s tests the way it tests byte c (each
+ * top accepts both or neither): 8 words per top, where comparing one
+ * 64-bit signature per byte cost 256 lookups per top on every miss. */
+static void same_bytes(const slm_grammar_matcher *m, const uint32_t *tops, uint32_t n, uint8_t c,
+                       gbyteset *same) {
+    memset(same->w, 0xff, sizeof same->w);
     for (uint32_t k = 0; k < n; k++) {
         uint32_t t = tops[k];
-        if (t && gbyteset_has(&m->g->sets[m->g->el[m->a.f[t].pos].val], c)) sig |= 1ull << k;
+        if (!t) continue;
+        const gbyteset *b = &m->g->sets[m->g->el[m->a.f[t].pos].val];
+        uint32_t flip = gbyteset_has(b, c) ? 0u : ~0u;
+        for (int w = 0; w < 8; w++) same->w[w] &= b->w[w] ^ flip;
     }
-    return sig;
 }
 
 /* Records trans[s][c] = r, and the same for every byte that the tops of s
@@ -198,13 +202,10 @@ static uint64_t byte_sig(const slm_grammar_matcher *m, const uint32_t *tops, uin
  * accept it, so a string state needs a handful of real steps, not 256. */
 static void record(slm_grammar_matcher *m, gmemo *mm, uint32_t s, uint8_t c, uint32_t r) {
     uint32_t *row = mm->trans + (size_t)s * 256;
-    const uint32_t *tops = mm->pool.p + mm->off[s];
-    uint32_t n = mm->len[s];
-    int same_all = n <= 64;
-    uint64_t sig = same_all ? byte_sig(m, tops, n, c) : 0;
+    gbyteset same;
+    same_bytes(m, mm->pool.p + mm->off[s], mm->len[s], c, &same);
     for (int b = 0; b < 256; b++) {
-        if (b != c && (!same_all || row[b] != TRANS_UNKNOWN || byte_sig(m, tops, n, (uint8_t)b) != sig))
-            continue;
+        if (b != c && (row[b] != TRANS_UNKNOWN || !gbyteset_has(&same, (uint8_t)b))) continue;
         row[b] = r;
         if (r == s + 2) mm->loop[s].w[b >> 5] |= 1u << (b & 31);
     }
