@@ -126,7 +126,7 @@ static size_t normalize(gb_range *r, size_t n) {
 int64_t gb_class_add(gb_grammar *b, const gb_range *in, size_t n, int negate) {
     gb_range *r = slm_malloc_array(n + 1, sizeof *r);
     if (!r) return -1;
-    memcpy(r, in, n * sizeof *r);
+    if (n) memcpy(r, in, n * sizeof *r); /* an empty class [] comes with in == NULL */
     n = normalize(r, n);
     if (negate) {
         /* complement over [0, MAX_CP]: at most n + 1 ranges */
