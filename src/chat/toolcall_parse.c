@@ -87,6 +87,13 @@ static bool starts(const char *t, size_t len, size_t i, const char *s) {
     return i <= len && len - i >= n && memcmp(t + i, s, n) == 0;
 }
 
+/* A function name t[a..b) has no control bytes (a NUL would cut it short). */
+static bool plain_name(const char *t, size_t a, size_t b) {
+    for (size_t c = a; c < b; c++)
+        if ((unsigned char)t[c] < 0x20 || t[c] == 0x7f) return false;
+    return true;
+}
+
 /* Parses one JSON value at t[i..); *end is the first byte after it. */
 static json_t *json_at(const char *t, size_t len, size_t i, size_t *end) {
     json_error_t je;
@@ -171,6 +178,7 @@ static bool named_body(parse *p, size_t i, const char *sep, size_t *end) {
     size_t k = i;
     while (k < p->len && !starts(t, p->len, k, sep) && k - i < 256 && t[k] != '{') k++;
     if (!starts(t, p->len, k, sep) || k == i) return false;
+    if (!plain_name(t, i, k)) return false;
     char name[257];
     memcpy(name, t + i, k - i);
     name[k - i] = '\0';
@@ -212,7 +220,7 @@ static bool xml_body(parse *p, size_t i, size_t *end) {
     i = skip_ws(t, p->len, i);
     if (!starts(t, p->len, i, "<function=")) return false;
     size_t ns = i + 10, ne = find(t, p->len, ns, ">");
-    if (ne == SIZE_MAX || ne == ns || ne - ns > 256) return false;
+    if (ne == SIZE_MAX || ne == ns || ne - ns > 256 || !plain_name(t, ns, ne)) return false;
     json_t *args = json_object();
     size_t k = skip_ws(t, p->len, ne + 1);
     while (args && starts(t, p->len, k, "<parameter=")) {
