@@ -10,7 +10,9 @@
  * mask time in microseconds and the compile times. Defaults:
  * $SLM_SHARED_DIR/vocab/ggml-vocab-deepseek-llm.gguf (the largest
  * vocabulary in ../shared, ~100k tokens) and 300 schemas.
- * SLM_BENCH_SLOW_US=N logs every mask slower than N us to stderr;
+ * SLM_BENCH_SLOW_US=N logs every mask slower than N us to stderr (with
+ * how many tokens it allows); SLM_BENCH_ONLY=TEXT measures only the
+ * schemas whose file name contains TEXT;
  * SLM_BENCH_CPU=1 times with thread CPU time (shared machines).
  *
  * SLM_BENCH_UNION=A.gguf,B.gguf,... SLM_BENCH_VOCAB_N=128256: a synthetic
@@ -170,7 +172,13 @@ static slm_grammar_vocab *union_vocab(const slm_tokenizer *base, const char *lis
 
 /* Follows the instance's tokens, timing fill_mask before every token but
  * the first (whose time is part of the time to first mask). */
-static void follow(slm_grammar_matcher *m, const slm_tokenizer *tk, const int32_t *ids, size_t nt,
+static size_t allowed(const uint32_t *mask, size_t words) {
+    size_t n = 0;
+    for (size_t w = 0; w < words; w++) n += (size_t)__builtin_popcount(mask[w]);
+    return n;
+}
+
+static void follow(slm_grammar_matcher *m, size_t words, const slm_tokenizer *tk, const int32_t *ids, size_t nt,
                    uint32_t *mask, dvec *out, double slow_us, const char *name, const char *text) {
     slm_error err;
     for (size_t k = 0; k < nt; k++) {
@@ -180,8 +188,8 @@ static void follow(slm_grammar_matcher *m, const slm_tokenizer *tk, const int32_
             double us = (double)(clock_us() - a);
             push(out, us);
             if (slow_us > 0 && us >= slow_us) /* where the time goes */
-                fprintf(stderr, "slow mask %.0f us: %s token %zu at byte %zu of %.60s\n", us, name, k,
-                        prefix_bytes(tk, ids, k), text);
+                fprintf(stderr, "slow mask %.0f us: %s token %zu at byte %zu of %.60s (%zu allowed)\n", us, name,
+                        k, prefix_bytes(tk, ids, k), text, allowed(mask, words));
         }
         /* the instance may list keys in another order than the grammar:
          * stop following it at the first refusal */
@@ -213,6 +221,7 @@ int main(int argc, char **argv) {
     }
     if (uni) v = union_vocab(tk, uni, uni_n ? atoi(uni_n) : 128256);
     int shared = !getenv("SLM_BENCH_SHARED") || atoi(getenv("SLM_BENCH_SHARED")) != 0;
+    const char *only = getenv("SLM_BENCH_ONLY");
     int repeat = getenv("SLM_BENCH_REPEAT") && atoi(getenv("SLM_BENCH_REPEAT")) > 0;
     if (!shared) slm_grammar_vocab_set_mask_cache(v, 0);
     printf("shared mask cache: %s\n", shared ? "on" : "off");
@@ -225,7 +234,7 @@ int main(int argc, char **argv) {
     char **names = NULL;
     size_t n_names = 0, cap = 0;
     for (struct dirent *e; (e = readdir(d));) {
-        if (!strstr(e->d_name, ".json")) continue;
+        if (!strstr(e->d_name, ".json") || (only && !strstr(e->d_name, only))) continue;
         if (n_names == cap) names = realloc(names, (cap = cap ? cap * 2 : 256) * sizeof *names);
         names[n_names++] = strdup(e->d_name);
     }
@@ -259,7 +268,7 @@ int main(int argc, char **argv) {
         int32_t *ids = NULL;
         size_t nt = 0;
         if (text && slm_tokenize(tk, text, strlen(text), false, false, &ids, &nt, &err) == SLM_OK) {
-            follow(m, tk, ids, nt, mask, &masks, slow_us, names[f], text);
+            follow(m, slm_grammar_vocab_mask_words(v), tk, ids, nt, mask, &masks, slow_us, names[f], text);
             if (repeat) { /* the same schema again: a second request */
                 slm_grammar *g2 = NULL;
                 slm_grammar_matcher *m2 = NULL;
@@ -267,7 +276,7 @@ int main(int argc, char **argv) {
                 if (!slm_grammar_compile_json_schema(schema, strlen(schema), NULL, &g2, &err) &&
                     !slm_grammar_matcher_new(g2, v, &m2, &err) && !slm_grammar_matcher_fill_mask(m2, mask, &err)) {
                     push(&first2, (double)(clock_us() - r0));
-                    follow(m2, tk, ids, nt, mask, &masks2, 0, names[f], text);
+                    follow(m2, slm_grammar_vocab_mask_words(v), tk, ids, nt, mask, &masks2, 0, names[f], text);
                 }
                 slm_grammar_matcher_free(m2);
                 slm_grammar_free(g2);

@@ -21,7 +21,10 @@
  * the chain of such sets allows come from a cached per-class set sorted
  * by length, and the walk skips their paths: an unbounded JSON string (a
  * self-loop) or a bounded one (maxLength: a chain of positions) costs a
- * bitmask copy plus the tokens that leave the class.
+ * bitmask copy plus the tokens that leave the class. When non-ASCII
+ * characters take the chain exactly like the class's bytes (mask_utf8.c
+ * checks), the class is a text class: the well-formed UTF-8 tokens join
+ * it, counted in characters, and the walk skips their subtrees too.
  *
  * Budget walk (budget.c): with a cost limit, tokens are kept only when
  * the set they lead to can still end within it (cost per set, memoized).
@@ -45,6 +48,11 @@ struct gclass {
     int borrowed; /* the arrays belong to the vocabulary's shared copy */
 };
 
+/* A trie path from the root (gmemo_walk): outside the root's class; only
+ * class bytes (its set is the chain's); class bytes and non-ASCII
+ * characters of a text class (its set is stepped as usual). */
+enum { PATH_OUT = 0, PATH_CLASS = 1, PATH_TEXT = 2 };
+
 /* How class paths longer than the chain behave (see root_class). */
 enum { CHAIN_LOOP = 0, CHAIN_DEAD = 1, CHAIN_OPEN = 2 };
 
@@ -64,6 +72,7 @@ struct gmemo {
     uint32_t *chain; /* root class chain: set after k class bytes, k <= chain_len */
     uint32_t chain_len;
     int chain_mode;
+    int text;       /* the root class is a text class (mask_utf8.c) */
     uint32_t *tmp; /* a mask's worth of scratch */
     size_t sid_cap;
     struct gclass cls[CLASS_SLOTS]; /* kept across walks: depend on the vocab only */
@@ -232,6 +241,10 @@ static uint32_t step(slm_grammar_matcher *m, gmemo *mm, uint32_t s, uint8_t c, s
     return r;
 }
 
+uint32_t gmemo_step(slm_grammar_matcher *m, gmemo *mm, uint32_t s, uint8_t c, size_t mark0) {
+    return step(m, mm, s, c, mark0);
+}
+
 static int ensure_memo(slm_grammar_matcher *m) {
     if (!m->memo) {
         m->memo = calloc(1, sizeof *m->memo);
@@ -286,8 +299,8 @@ static void class_tokens(const slm_grammar_vocab *v, const gbyteset *l, uint32_t
     }
 }
 
-/* The class's tokens sorted by length (counting sort over its bits);
- * -1 on OOM. */
+/* The class's tokens sorted by length in its units (counting sort over
+ * its bits); -1 on OOM. */
 static int class_by_len(const slm_grammar_vocab *v, gsh_class *c) {
     size_t words = slm_grammar_vocab_mask_words(v);
     c->max_len = v->max_depth;
@@ -299,7 +312,7 @@ static int class_by_len(const slm_grammar_vocab *v, gsh_class *c) {
     for (size_t w = 0; w < words; w++)
         for (uint32_t x = c->bits[w]; x; x &= x - 1) {
             int32_t t = (int32_t)(w * 32 + (size_t)__builtin_ctz(x));
-            c->len_off[v->off[t + 1] - v->off[t] + 1]++;
+            c->len_off[gclass_len(v, c->utf8, t) + 1]++;
         }
     for (uint32_t k = 0; k <= c->max_len; k++) c->len_off[k + 1] += c->len_off[k];
     uint32_t *fill = slm_malloc_array((size_t)c->max_len + 1, sizeof *fill);
@@ -308,7 +321,7 @@ static int class_by_len(const slm_grammar_vocab *v, gsh_class *c) {
     for (size_t w = 0; w < words; w++)
         for (uint32_t x = c->bits[w]; x; x &= x - 1) {
             int32_t t = (int32_t)(w * 32 + (size_t)__builtin_ctz(x));
-            c->by_len[fill[v->off[t + 1] - v->off[t]]++] = t;
+            c->by_len[fill[gclass_len(v, c->utf8, t)]++] = t;
         }
     free(fill);
     return 0;
@@ -321,23 +334,26 @@ oom:
 }
 
 
-/* The token set of class l: this matcher's slots, else the vocabulary's
- * shared copy, else computed (bits and lengths) and offered to it. NULL
- * on OOM. */
-static gsh_class *class_get(const slm_grammar_vocab *v, gmemo *mm, const gbyteset *l) {
+/* The token set of class (l, utf8): this matcher's slots, else the
+ * vocabulary's shared copy, else computed (bits and lengths) and offered
+ * to it. NULL on OOM. */
+static gsh_class *class_get(const slm_grammar_vocab *v, gmemo *mm, const gbyteset *l, int utf8) {
     for (int e = 0; e < CLASS_SLOTS; e++)
-        if (mm->cls[e].c.bits && !memcmp(&mm->cls[e].c.key, l, sizeof *l)) return &mm->cls[e].c;
+        if (mm->cls[e].c.bits && mm->cls[e].c.utf8 == utf8 && !memcmp(&mm->cls[e].c.key, l, sizeof *l))
+            return &mm->cls[e].c;
     struct gclass *g = &mm->cls[mm->cls_next];
     mm->cls_next = (mm->cls_next + 1) % CLASS_SLOTS;
     gclass_release(g);
-    if (gshared_class_find(v, l, &g->c)) {
+    if (gshared_class_find(v, l, utf8, &g->c)) {
         g->borrowed = 1;
         return &g->c;
     }
     g->c.key = *l;
+    g->c.utf8 = utf8;
     g->c.bits = calloc(slm_grammar_vocab_mask_words(v), sizeof *g->c.bits);
     if (!g->c.bits) return NULL;
-    class_tokens(v, l, g->c.bits);
+    if (utf8) gutf8_class_tokens(v, l, g->c.bits);
+    else class_tokens(v, l, g->c.bits);
     /* shared: complete (by length too) before it is published; else the
      * lengths are sorted only if a bounded string needs them */
     if (gshared_class_wanted(v) && class_by_len(v, &g->c) == 0) g->borrowed = gshared_class_add(v, &g->c);
@@ -412,6 +428,25 @@ static int build_chain(slm_grammar_matcher *m, gmemo *mm, uint32_t s0, const gby
     return 0;
 }
 
+#define TEXT_GIVE_UP ((gsh_class *)&text_give_up)
+static const char text_give_up = 0;
+
+/* The root class's token set: the text class when non-ASCII characters
+ * follow the chain like the class bytes (not in budget walks, whose
+ * costs count bytes), else the byte class. NULL on OOM, TEXT_GIVE_UP. */
+static gsh_class *text_class(slm_grammar_matcher *m, gmemo *mm, const gbyteset *l, size_t mark0) {
+    mm->text = 0;
+    if (mm->chain_mode != CHAIN_OPEN && mm->limit == GDIST_UNKNOWN) {
+        int rc = gutf8_chain_ok(m, mm, mm->chain, mm->chain_len, mm->chain_mode == CHAIN_LOOP, mark0);
+        if (rc < 0) return TEXT_GIVE_UP;
+        if (rc == 1) {
+            mm->text = 1;
+            return class_get(m->v, mm, l, 1);
+        }
+    }
+    return class_get(m->v, mm, l, 0);
+}
+
 /* Steps the root set by every byte (the walk would try nearly all of them
  * anyway). A large group of bytes that lead the root to one same set (a
  * JSON string body: to itself when the string is unbounded, to the next
@@ -451,7 +486,8 @@ static int root_class(slm_grammar_matcher *m, gmemo *mm, uint32_t s0, size_t mar
     } else if (build_chain(m, mm, s0, &l, mark0) != 0) {
         return -1;
     }
-    gsh_class *c = class_get(m->v, mm, &l);
+    gsh_class *c = text_class(m, mm, &l, mark0);
+    if (c == TEXT_GIVE_UP) return -1;
     uint32_t upto = mm->chain_mode == CHAIN_LOOP ? UINT32_MAX - 1 : mm->chain_len;
     if (!c || (upto < m->v->max_depth && !c->by_len && class_by_len(m->v, c) != 0)) return 0;
     *l0 = l;
@@ -459,6 +495,13 @@ static int root_class(slm_grammar_matcher *m, gmemo *mm, uint32_t s0, size_t mar
     uint32_t *tmp = mm->tmp;
     class_up_to(m->v, c, upto, mask, tmp);
     return 1;
+}
+
+/* Every token of node i's subtree is in the root class's set (given a
+ * path of class bytes to it): its bytes are in lx, and for a text class
+ * the tokens are well-formed UTF-8. */
+static int in_text_class(const slm_grammar_vocab *v, const gmemo *mm, size_t i, const gbyteset *lx) {
+    return byteset_within(&v->sub_set[v->node_sub[i]], lx) && (!mm->text || v->node_wf[i]);
 }
 
 int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask, uint32_t limit, uint32_t *min_cost) {
@@ -472,23 +515,28 @@ int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask, uint32_t limit, uint32_t 
     int64_t s0 = memo_intern(mm, m->cur.p, m->cur.n, max_sets(m));
     if (s0 < 0) return GMEMO_GIVE_UP;
     gbyteset l0 = {{0}};
+    mm->text = 0;
     int rc = root_class(m, mm, (uint32_t)s0, mark0, mask, &l0);
     if (rc < 0) goto give_up;
+    /* a text class also covers the non-ASCII bytes of well-formed tokens */
+    gbyteset lx = l0;
+    if (mm->text) memset(&lx.w[4], 0xff, 4 * sizeof lx.w[0]);
     uint32_t *sid = mm->sid;
-    uint8_t *in_class = mm->in_class; /* path from the root so far stays in the root's class */
+    uint8_t *in_class = mm->in_class; /* PATH_*: how the path from the root relates to the root's class */
     sid[0] = (uint32_t)s0;
-    in_class[0] = (uint8_t)rc;
+    in_class[0] = rc ? PATH_CLASS : PATH_OUT;
     size_t i = 1;
     while (i < v->n_nodes) {
         uint32_t d = v->node_depth[i], s = sid[d - 1];
-        if (in_class[d - 1] && gbyteset_has(&l0, v->node_byte[i])) {
+        uint8_t b = v->node_byte[i], path = in_class[d - 1];
+        if (path == PATH_CLASS && gbyteset_has(&l0, b)) {
             if (d <= mm->chain_len || mm->chain_mode == CHAIN_LOOP) {
                 /* its tokens are in the class set already */
-                if (mm->chain_mode != CHAIN_OPEN && byteset_within(&v->sub_set[v->node_sub[i]], &l0)) {
+                if (mm->chain_mode != CHAIN_OPEN && in_text_class(v, mm, i, &lx)) {
                     i = v->node_end[i]; /* deeper class tokens: in the set too, or dead */
                 } else {
                     sid[d] = d <= mm->chain_len ? mm->chain[d] : mm->chain[mm->chain_len];
-                    in_class[d] = 1;
+                    in_class[d] = PATH_CLASS;
                     i++;
                 }
                 continue;
@@ -499,8 +547,18 @@ int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask, uint32_t limit, uint32_t 
             }
             /* open: past the uniform part, walk it node by node */
         }
-        uint32_t r = mm->trans[(size_t)s * 256 + v->node_byte[i]]; /* the hit, inline */
-        if (r == TRANS_UNKNOWN) r = step(m, mm, s, v->node_byte[i], mark0);
+        /* text: class bytes and non-ASCII characters so far; a subtree of
+         * text tokens is in the text class's set (or dead) */
+        uint8_t next = PATH_OUT;
+        if (path != PATH_OUT && mm->text && (b >= 0x80 || (path == PATH_TEXT && gbyteset_has(&l0, b)))) {
+            if (in_text_class(v, mm, i, &lx)) {
+                i = v->node_end[i];
+                continue;
+            }
+            next = PATH_TEXT;
+        }
+        uint32_t r = mm->trans[(size_t)s * 256 + b]; /* the hit, inline */
+        if (r == TRANS_UNKNOWN) r = step(m, mm, s, b, mark0);
         if (r == s + 2 && subtree_loops(v, mm, i, s)) {
             /* the whole subtree stays in s: all its tokens are allowed */
             if (keep(m, mm, s))
@@ -522,7 +580,7 @@ int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask, uint32_t limit, uint32_t 
             continue;
         }
         sid[d] = r - 2;
-        in_class[d] = 0;
+        in_class[d] = next;
         i++;
     }
     garena_rollback(a, mark0);

@@ -426,13 +426,13 @@ int gshared_state_key(slm_grammar_matcher *m) {
 
 /* ---- byte-class token sets ---- */
 
-int gshared_class_find(const slm_grammar_vocab *v, const gbyteset *l, gsh_class *out) {
+int gshared_class_find(const slm_grammar_vocab *v, const gbyteset *l, int utf8, gsh_class *out) {
     gshared *s = v->shared;
     if (!s) return 0;
     int found = 0;
     pthread_mutex_lock(&s->mu);
     for (int i = 0; i < s->n_cls && !found; i++)
-        if (!memcmp(&s->cls[i].key, l, sizeof *l)) {
+        if (s->cls[i].utf8 == utf8 && !memcmp(&s->cls[i].key, l, sizeof *l)) {
             *out = s->cls[i];
             found = 1;
         }
@@ -457,7 +457,8 @@ int gshared_class_add(const slm_grammar_vocab *v, const gsh_class *c) {
     if (s->limit > 0 && s->n_cls < GSH_CLASSES) {
         taken = 1;
         for (int i = 0; i < s->n_cls && taken; i++)
-            if (!memcmp(&s->cls[i].key, &c->key, sizeof c->key)) taken = 0; /* another matcher was first */
+            if (s->cls[i].utf8 == c->utf8 && !memcmp(&s->cls[i].key, &c->key, sizeof c->key))
+                taken = 0; /* another matcher was first */
         if (taken) s->cls[s->n_cls++] = *c;
     }
     pthread_mutex_unlock(&s->mu);

@@ -80,6 +80,8 @@ struct slm_grammar_vocab {
     uint32_t *node_sub;
     gbyteset *sub_set;
     size_t n_sub;
+    /* 1 when every token in node i's subtree is text (gutf8_text) */
+    uint8_t *node_wf;
     gshared *shared; /* mask cache shared by matchers (mask_shared.c) */
 };
 
@@ -147,17 +149,21 @@ void gshared_insert(const slm_grammar_vocab *v, const gsh_entry *e, const uint32
                     const uint32_t *mask, u32vec *scratch);
 
 /* Token set of a byte class (mask_memo.c's root class): the tokens made
- * only of bytes in key, as bits and sorted by length (by_len, len_off). */
+ * only of bytes in key, as bits and sorted by length (by_len, len_off).
+ * A text class (utf8 = 1) also holds the text tokens (gutf8_text) whose
+ * ASCII bytes are all in key, and its lengths count characters (a cut
+ * last character counts as one). */
 typedef struct gsh_class {
     gbyteset key;
+    int utf8;
     uint32_t *bits;
     int32_t *by_len;
     uint32_t *len_off; /* tokens of length k: by_len[len_off[k] .. len_off[k+1]) */
     uint32_t n_tok, max_len;
 } gsh_class;
-/* The vocabulary's shared copy of class l into *out (its arrays are
- * borrowed and live as long as the vocabulary): 1, or 0 when absent. */
-int gshared_class_find(const slm_grammar_vocab *v, const gbyteset *l, gsh_class *out);
+/* The vocabulary's shared copy of class (l, utf8) into *out (its arrays
+ * are borrowed and live as long as the vocabulary): 1, or 0 when absent. */
+int gshared_class_find(const slm_grammar_vocab *v, const gbyteset *l, int utf8, gsh_class *out);
 /* Whether the vocabulary would take a new class now (sharing on, room). */
 int gshared_class_wanted(const slm_grammar_vocab *v);
 /* Offers a computed class; 1 when the vocabulary took ownership of its
@@ -193,5 +199,37 @@ enum { GMEMO_OK = 0, GMEMO_GIVE_UP = 1, GMEMO_FAILED = 2 };
  * NULL) gets the cheapest cost among all allowed tokens. */
 int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask, uint32_t limit, uint32_t *min_cost);
 void gmemo_free(gmemo *mm);
+/* The memoized step of set s by byte c: 1 dead, k + 2 set k, 0 give up
+ * (a budget, OOM). mark0: the arena mark the walk started at. */
+uint32_t gmemo_step(slm_grammar_matcher *m, gmemo *mm, uint32_t s, uint8_t c, size_t mark0);
+
+/* ---- UTF-8 text (vocab_utf8.c, mask_utf8.c) ------------------------ */
+/* How many continuation bytes lead byte b needs (0: not a lead byte),
+ * and the valid range of the first one (RFC 3629). */
+int gutf8_lead(uint8_t b, uint8_t *lo, uint8_t *hi);
+/* Non-ASCII characters a text token may hold: they must all start within
+ * its first GUTF8_TEXT_POS characters (99% of a 128k vocabulary's
+ * tokens with such characters do), so a mask checks that many positions. */
+#define GUTF8_TEXT_POS 8
+/* 1 when p[0..n) is text: well-formed UTF-8 (the last character may be
+ * cut) whose non-ASCII characters start within GUTF8_TEXT_POS. */
+int gutf8_text(const uint8_t *p, uint32_t n);
+/* Characters in p[0..n) of a text token (a cut one counts). */
+uint32_t gutf8_units(const uint8_t *p, uint32_t n);
+/* Fills v->node_wf. */
+slm_status gvocab_build_wf(slm_grammar_vocab *v, slm_error *err);
+/* Whether every non-ASCII character at the first GUTF8_TEXT_POS
+ * positions of the chain takes it like one class byte: from chain[k] to
+ * chain[k+1] for k < n (when n > k + 1 or the chain goes on), and from
+ * chain[n] back to itself when loop, or nowhere when not. Each prefix of
+ * such a character must be live. 1 yes, 0 no, -1 give up (gmemo_step). */
+int gutf8_chain_ok(slm_grammar_matcher *m, gmemo *mm, const uint32_t *chain, uint32_t n, int loop, size_t mark0);
+/* bits |= the text class's tokens for ASCII bytes l. */
+void gutf8_class_tokens(const slm_grammar_vocab *v, const gbyteset *l, uint32_t *bits);
+/* Token t's length in the class's units (bytes, or characters). */
+static inline uint32_t gclass_len(const slm_grammar_vocab *v, int utf8, int32_t t) {
+    uint32_t n = v->off[t + 1] - v->off[t];
+    return utf8 ? gutf8_units(v->bytes + v->off[t], n) : n;
+}
 
 #endif

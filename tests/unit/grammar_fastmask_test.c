@@ -193,12 +193,26 @@ static void test_deepseek_strings(void **state) {
         "{\"type\":\"object\",\"properties\":{\"q\":{\"type\":\"string\",\"maxLength\":12},"
         "\"r\":{\"type\":\"string\",\"minLength\":5},\"s\":{\"type\":\"string\",\"minLength\":2,"
         "\"maxLength\":4}},\"required\":[\"q\",\"r\",\"s\"]}",
+        /* text classes (mask_utf8.c): non-ASCII characters counted as
+         * characters around the positions it checks (GUTF8_TEXT_POS), and
+         * classes where they must not join: only ASCII, all but one
+         * character, a few non-ASCII characters */
+        "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"maxLength\":8},"
+        "\"b\":{\"type\":\"string\",\"minLength\":2,\"maxLength\":9},\"c\":{\"type\":\"string\","
+        "\"pattern\":\"^[ -~]*$\"},\"d\":{\"type\":\"string\",\"pattern\":\"^[^\u00e9]*$\"},"
+        "\"e\":{\"type\":\"string\",\"maxLength\":1},\"f\":{\"type\":\"string\","
+        "\"pattern\":\"^[ -~\u00e4\u00f6\u00fc]*$\"},\"g\":{\"type\":\"string\",\"minLength\":10}},"
+        "\"required\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\"]}",
     };
     const char *texts[] = {
         "{\"q\":\"Zo\xc3\xab said \\\"hi\\\"\\n\xe2\x82\xac 5 \\u00e9!\",\"k\":7}",
         "{\"q\":\"hello world!\",\"r\":\"international\",\"s\":\"ab\xc3\xa9\"}",
+        "{\"a\":\"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x83\x86\xe3\x82\xad\xe3\x82\xb9\xe3\x83\x88\","
+        "\"b\":\"\xc3\xbc" "ber na\xc3\xaf\",\"c\":\"plain ascii ~\",\"d\":\"Zo\xc3\xab \xc3\xa7" "a "
+        "\xf0\x9f\x99\x82\",\"e\":\"\xc3\xbc\",\"f\":\"sch\xc3\xb6n gr\xc3\xbc" "n\","
+        "\"g\":\"\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 \xe4\xb8\x96\xe7\x95\x8c!\"}",
     };
-    for (int sc = 0; sc < 2; sc++) {
+    for (int sc = 0; sc < 3; sc++) {
         slm_grammar *g = NULL;
         if (slm_grammar_compile_json_schema(schemas[sc], strlen(schemas[sc]), NULL, &g, &err)) fail_msg("%s", err.msg);
         slm_grammar_matcher *m = NULL;
