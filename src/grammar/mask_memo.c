@@ -61,6 +61,7 @@ struct gmemo {
     uint32_t *off, *len, *acc; /* per set; acc: set holds only the empty stack */
     uint64_t *hash;
     gbyteset *loop; /* per set: bytes known to lead back to the same set */
+    gbyteset *known; /* per set: bytes whose step is recorded */
     uint32_t *cost; /* per set: tokens still needed to end (budget walk), GDIST_UNKNOWN until asked */
     uint32_t limit, min_cost; /* budget walk: keep sets with cost <= limit; cheapest set seen */
     uint32_t *trans;
@@ -82,8 +83,6 @@ struct gmemo {
 static void gclass_release(struct gclass *g) {
     if (!g->borrowed) {
         free(g->c.bits);
-        free(g->c.by_len);
-        free(g->c.len_off);
     }
     memset(g, 0, sizeof *g);
 }
@@ -96,6 +95,7 @@ void gmemo_free(gmemo *mm) {
     free(mm->acc);
     free(mm->hash);
     free(mm->loop);
+    free(mm->known);
     free(mm->cost);
     free(mm->trans);
     free(mm->ht);
@@ -130,6 +130,9 @@ static int grow_sets(gmemo *mm) {
     gbyteset *loop = realloc(mm->loop, nc * sizeof *loop);
     if (!loop) return -1;
     mm->loop = loop;
+    gbyteset *known = realloc(mm->known, nc * sizeof *known);
+    if (!known) return -1;
+    mm->known = known;
     uint32_t *cost = realloc(mm->cost, nc * sizeof *cost);
     if (!cost) return -1;
     mm->cost = cost;
@@ -174,6 +177,7 @@ static int64_t memo_intern(gmemo *mm, const uint32_t *t, size_t n, size_t limit)
     }
     memset(mm->trans + s * 256, 0, 256 * sizeof *mm->trans);
     memset(&mm->loop[s], 0, sizeof mm->loop[s]);
+    memset(&mm->known[s], 0, sizeof mm->known[s]);
     mm->cost[s] = GDIST_UNKNOWN;
     size_t h = (size_t)hv & (mm->ht_cap - 1);
     while (mm->ht[h]) h = (h + 1) & (mm->ht_cap - 1);
@@ -213,10 +217,14 @@ static void record(slm_grammar_matcher *m, gmemo *mm, uint32_t s, uint8_t c, uin
     uint32_t *row = mm->trans + (size_t)s * 256;
     gbyteset same;
     same_bytes(m, mm->pool.p + mm->off[s], mm->len[s], c, &same);
-    for (int b = 0; b < 256; b++) {
-        if (b != c && (row[b] != TRANS_UNKNOWN || !gbyteset_has(&same, (uint8_t)b))) continue;
-        row[b] = r;
-        if (r == s + 2) mm->loop[s].w[b >> 5] |= 1u << (b & 31);
+    same.w[c >> 5] |= 1u << (c & 31);
+    /* only the bytes not recorded yet: a set's row fills in a handful of
+     * misses, each touching its own bytes, not all 256 */
+    for (int w = 0; w < 8; w++) {
+        uint32_t todo = same.w[w] & ~mm->known[s].w[w];
+        mm->known[s].w[w] |= todo;
+        if (r == s + 2) mm->loop[s].w[w] |= todo;
+        for (; todo; todo &= todo - 1) row[w * 32 + __builtin_ctz(todo)] = r;
     }
 }
 
@@ -299,41 +307,6 @@ static void class_tokens(const slm_grammar_vocab *v, const gbyteset *l, uint32_t
     }
 }
 
-/* The class's tokens sorted by length in its units (counting sort over
- * its bits); -1 on OOM. */
-static int class_by_len(const slm_grammar_vocab *v, gsh_class *c) {
-    size_t words = slm_grammar_vocab_mask_words(v);
-    c->max_len = v->max_depth;
-    c->len_off = calloc((size_t)c->max_len + 2, sizeof *c->len_off);
-    c->n_tok = 0;
-    for (size_t w = 0; w < words; w++) c->n_tok += (uint32_t)__builtin_popcount(c->bits[w]);
-    c->by_len = slm_malloc_array(c->n_tok ? c->n_tok : 1, sizeof *c->by_len);
-    if (!c->len_off || !c->by_len) goto oom;
-    for (size_t w = 0; w < words; w++)
-        for (uint32_t x = c->bits[w]; x; x &= x - 1) {
-            int32_t t = (int32_t)(w * 32 + (size_t)__builtin_ctz(x));
-            c->len_off[gclass_len(v, c->utf8, t) + 1]++;
-        }
-    for (uint32_t k = 0; k <= c->max_len; k++) c->len_off[k + 1] += c->len_off[k];
-    uint32_t *fill = slm_malloc_array((size_t)c->max_len + 1, sizeof *fill);
-    if (!fill) goto oom;
-    memcpy(fill, c->len_off, ((size_t)c->max_len + 1) * sizeof *fill);
-    for (size_t w = 0; w < words; w++)
-        for (uint32_t x = c->bits[w]; x; x &= x - 1) {
-            int32_t t = (int32_t)(w * 32 + (size_t)__builtin_ctz(x));
-            c->by_len[fill[gclass_len(v, c->utf8, t)]++] = t;
-        }
-    free(fill);
-    return 0;
-oom:
-    free(c->len_off);
-    free(c->by_len);
-    c->len_off = NULL;
-    c->by_len = NULL;
-    return -1;
-}
-
-
 /* The token set of class (l, utf8): this matcher's slots, else the
  * vocabulary's shared copy, else computed (bits and lengths) and offered
  * to it. NULL on OOM. */
@@ -354,15 +327,13 @@ static gsh_class *class_get(const slm_grammar_vocab *v, gmemo *mm, const gbytese
     if (!g->c.bits) return NULL;
     if (utf8) gutf8_class_tokens(v, l, g->c.bits);
     else class_tokens(v, l, g->c.bits);
-    /* shared: complete (by length too) before it is published; else the
-     * lengths are sorted only if a bounded string needs them */
-    if (gshared_class_wanted(v) && class_by_len(v, &g->c) == 0) g->borrowed = gshared_class_add(v, &g->c);
+    if (gshared_class_wanted(v)) g->borrowed = gshared_class_add(v, &g->c);
     return &g->c;
 }
 
-/* ORs into mask the class's tokens of length <= n: from the short end or
- * by clearing the long end of the whole set, whichever touches fewer.
- * Needs c->by_len when n < the longest token. */
+/* ORs into mask the class's tokens of length <= n (in its units): the
+ * vocabulary's tokens up to n tested against the class, or the class
+ * without the longer ones, whichever touches fewer. */
 static void class_up_to(const slm_grammar_vocab *v, const gsh_class *c, uint32_t n, uint32_t *mask,
                         uint32_t *tmp) {
     size_t words = slm_grammar_vocab_mask_words(v);
@@ -370,15 +341,16 @@ static void class_up_to(const slm_grammar_vocab *v, const gsh_class *c, uint32_t
         for (size_t w = 0; w < words; w++) mask[w] |= c->bits[w];
         return;
     }
-    if (n > c->max_len) n = c->max_len;
-    uint32_t k = c->len_off[n + 1]; /* tokens of length <= n */
-    if (k == c->n_tok) {
-        for (size_t w = 0; w < words; w++) mask[w] |= c->bits[w];
-    } else if (k <= c->n_tok - k) {
-        for (uint32_t i = 0; i < k; i++) mask[c->by_len[i] >> 5] |= 1u << (c->by_len[i] & 31);
+    const int32_t *ord = v->order[c->utf8];
+    uint32_t k = v->order_off[c->utf8][n + 1], total = (uint32_t)v->n; /* k: tokens of length <= n */
+    if (k <= total - k) {
+        for (uint32_t i = 0; i < k; i++) {
+            int32_t t = ord[i];
+            mask[t >> 5] |= c->bits[t >> 5] & (1u << (t & 31));
+        }
     } else {
         memcpy(tmp, c->bits, words * sizeof *tmp);
-        for (uint32_t i = k; i < c->n_tok; i++) tmp[c->by_len[i] >> 5] &= ~(1u << (c->by_len[i] & 31));
+        for (uint32_t i = k; i < total; i++) tmp[ord[i] >> 5] &= ~(1u << (ord[i] & 31));
         for (size_t w = 0; w < words; w++) mask[w] |= tmp[w];
     }
 }
@@ -489,7 +461,7 @@ static int root_class(slm_grammar_matcher *m, gmemo *mm, uint32_t s0, size_t mar
     gsh_class *c = text_class(m, mm, &l, mark0);
     if (c == TEXT_GIVE_UP) return -1;
     uint32_t upto = mm->chain_mode == CHAIN_LOOP ? UINT32_MAX - 1 : mm->chain_len;
-    if (!c || (upto < m->v->max_depth && !c->by_len && class_by_len(m->v, c) != 0)) return 0;
+    if (!c) return 0;
     *l0 = l;
     if (!keep(m, mm, s0)) return 1; /* budget walk: the class's tokens stay in s0, which is too far */
     uint32_t *tmp = mm->tmp;

@@ -29,7 +29,7 @@
 #define GSH_DEFAULT_BYTES ((size_t)64 << 20)
 #define GSH_IDLE_GRAMMARS 32
 #define GSH_MAX_KEY_STACKS 512
-#define GSH_CLASSES 16 /* byte-class token sets kept per vocabulary */
+#define GSH_CLASSES 256 /* byte-class token sets kept per vocabulary (a mask's worth each) */
 #define GSH_IDLE_BYTES ((size_t)16 << 20)
 #define GSH_MAX_ELEMENTS (1u << 20) /* larger grammars are not copied into the registry */
 
@@ -100,8 +100,6 @@ int gshared_init(slm_grammar_vocab *v) {
 
 static void class_free(gsh_class *c) {
     free(c->bits);
-    free(c->by_len);
-    free(c->len_off);
 }
 
 void gshared_free(gshared *s) {

@@ -82,6 +82,11 @@ struct slm_grammar_vocab {
     size_t n_sub;
     /* 1 when every token in node i's subtree is text (gutf8_text) */
     uint8_t *node_wf;
+    /* the tokens sorted by length, in bytes (order[0]) and in characters
+     * (order[1], gutf8_units): length k is order[u][order_off[u][k] ..
+     * order_off[u][k+1]), k <= max_depth (vocab_utf8.c) */
+    int32_t *order[2];
+    uint32_t *order_off[2];
     gshared *shared; /* mask cache shared by matchers (mask_shared.c) */
 };
 
@@ -149,17 +154,13 @@ void gshared_insert(const slm_grammar_vocab *v, const gsh_entry *e, const uint32
                     const uint32_t *mask, u32vec *scratch);
 
 /* Token set of a byte class (mask_memo.c's root class): the tokens made
- * only of bytes in key, as bits and sorted by length (by_len, len_off).
- * A text class (utf8 = 1) also holds the text tokens (gutf8_text) whose
- * ASCII bytes are all in key, and its lengths count characters (a cut
- * last character counts as one). */
+ * only of bytes in key, as bits. A text class (utf8 = 1) also holds the
+ * text tokens (gutf8_text) whose ASCII bytes are all in key; its lengths
+ * count characters (a cut last character counts as one). */
 typedef struct gsh_class {
     gbyteset key;
     int utf8;
     uint32_t *bits;
-    int32_t *by_len;
-    uint32_t *len_off; /* tokens of length k: by_len[len_off[k] .. len_off[k+1]) */
-    uint32_t n_tok, max_len;
 } gsh_class;
 /* The vocabulary's shared copy of class (l, utf8) into *out (its arrays
  * are borrowed and live as long as the vocabulary): 1, or 0 when absent. */
@@ -216,8 +217,8 @@ int gutf8_lead(uint8_t b, uint8_t *lo, uint8_t *hi);
 int gutf8_text(const uint8_t *p, uint32_t n);
 /* Characters in p[0..n) of a text token (a cut one counts). */
 uint32_t gutf8_units(const uint8_t *p, uint32_t n);
-/* Fills v->node_wf. */
-slm_status gvocab_build_wf(slm_grammar_vocab *v, slm_error *err);
+/* Fills v->node_wf and the length orders. */
+slm_status gvocab_build_text(slm_grammar_vocab *v, slm_error *err);
 /* Whether every non-ASCII character at the first GUTF8_TEXT_POS
  * positions of the chain takes it like one class byte: from chain[k] to
  * chain[k+1] for k < n (when n > k + 1 or the chain goes on), and from
@@ -226,10 +227,5 @@ slm_status gvocab_build_wf(slm_grammar_vocab *v, slm_error *err);
 int gutf8_chain_ok(slm_grammar_matcher *m, gmemo *mm, const uint32_t *chain, uint32_t n, int loop, size_t mark0);
 /* bits |= the text class's tokens for ASCII bytes l. */
 void gutf8_class_tokens(const slm_grammar_vocab *v, const gbyteset *l, uint32_t *bits);
-/* Token t's length in the class's units (bytes, or characters). */
-static inline uint32_t gclass_len(const slm_grammar_vocab *v, int utf8, int32_t t) {
-    uint32_t n = v->off[t + 1] - v->off[t];
-    return utf8 ? gutf8_units(v->bytes + v->off[t], n) : n;
-}
 
 #endif

@@ -168,7 +168,7 @@ slm_status slm_grammar_vocab_new(int32_t n_tokens, const char *const *bytes, con
     v->n_eos = n_eos;
     slm_status st = build_trie(v, err);
     if (st == SLM_OK) st = build_subsets(v, err);
-    if (st == SLM_OK) st = gvocab_build_wf(v, err);
+    if (st == SLM_OK) st = gvocab_build_text(v, err);
     if (st == SLM_OK && gshared_init(v) != 0) st = slm_error_set(err, SLM_ERR_NOMEM, "grammar vocab: out of memory");
     if (st) {
         slm_grammar_vocab_free(v);
@@ -225,6 +225,10 @@ void slm_grammar_vocab_free(slm_grammar_vocab *v) {
     free(v->node_sub);
     free(v->sub_set);
     free(v->node_wf);
+    for (int u = 0; u < 2; u++) {
+        free(v->order[u]);
+        free(v->order_off[u]);
+    }
     gshared_free(v->shared);
     free(v);
 }

@@ -1,10 +1,13 @@
 /* The UTF-8 shape of the vocabulary's tokens, for the mask walk's text
  * class (mask_utf8.c): which tokens are well-formed UTF-8 text, how many
  * characters they hold, and per trie node whether its whole subtree is
- * well-formed. A byte-level BPE vocabulary of 128k tokens has tens of
+ * well-formed; and the tokens sorted by length in bytes and in
+ * characters (a bounded string's class allows those up to a length). A byte-level BPE vocabulary of 128k tokens has tens of
  * thousands of tokens with non-ASCII characters; inside a JSON string
  * they all behave alike, and knowing their shape lets the walk allow
  * them as one set instead of stepping each of their bytes. */
+#include <string.h>
+
 #include "grammar/matcher_internal.h"
 
 /* The valid second bytes after lead byte b, and how many continuation
@@ -29,6 +32,14 @@ uint32_t gutf8_units(const uint8_t *p, uint32_t n) {
     return u;
 }
 
+/* Token t's length in bytes (u = 0) or characters (u = 1); tokens longer
+ * than the trie (none: max_depth is the longest) are capped at it. */
+static uint32_t token_len(const slm_grammar_vocab *v, int u, int32_t t) {
+    uint32_t n = v->off[t + 1] - v->off[t];
+    if (u) n = gutf8_units(v->bytes + v->off[t], n);
+    return n < v->max_depth ? n : v->max_depth;
+}
+
 int gutf8_text(const uint8_t *p, uint32_t n) {
     uint32_t u = 0, i = 0, hi_end = 0;
     while (i < n) {
@@ -50,9 +61,27 @@ int gutf8_text(const uint8_t *p, uint32_t n) {
     return hi_end <= GUTF8_TEXT_POS;
 }
 
-slm_status gvocab_build_wf(slm_grammar_vocab *v, slm_error *err) {
+/* order[u]: the tokens by length (counting sort); -1 on OOM. */
+static int build_order(slm_grammar_vocab *v, int u) {
+    uint32_t *off = calloc((size_t)v->max_depth + 2, sizeof *off);
+    int32_t *ord = slm_malloc_array((size_t)v->n + 1, sizeof *ord);
+    v->order_off[u] = off;
+    v->order[u] = ord;
+    if (!off || !ord) return -1;
+    for (int32_t t = 0; t < v->n; t++) off[token_len(v, u, t) + 1]++;
+    for (uint32_t k = 0; k <= v->max_depth; k++) off[k + 1] += off[k];
+    uint32_t *fill = slm_malloc_array((size_t)v->max_depth + 1, sizeof *fill);
+    if (!fill) return -1;
+    memcpy(fill, off, ((size_t)v->max_depth + 1) * sizeof *fill);
+    for (int32_t t = 0; t < v->n; t++) ord[fill[token_len(v, u, t)]++] = t;
+    free(fill);
+    return 0;
+}
+
+slm_status gvocab_build_text(slm_grammar_vocab *v, slm_error *err) {
     v->node_wf = malloc(v->n_nodes ? v->n_nodes : 1);
-    if (!v->node_wf) return slm_error_set(err, SLM_ERR_NOMEM, "grammar vocab: out of memory");
+    if (!v->node_wf || build_order(v, 0) != 0 || build_order(v, 1) != 0)
+        return slm_error_set(err, SLM_ERR_NOMEM, "grammar vocab: out of memory");
     /* children before parents: a node is well-formed when its own tokens
      * and every child's subtree are */
     for (size_t i = v->n_nodes; i-- > 0;) {
