@@ -10,8 +10,15 @@
 
 #include "slm/grammar.h"
 
+/* Non-ASCII tokens cover the mask walk's text class (mask_utf8.c):
+ * whole and cut characters of each UTF-8 length, invalid sequences
+ * (overlong, surrogate, stray continuation), and characters past the
+ * positions it checks (GUTF8_TEXT_POS). */
 static const char *const TOKS[] = {"<eos>", "a", "b", "ab", "{", "}", "\"", "[", "]", ",", ":", " ", "0",
-                                   "12", "x", "\xc3\xa9", "\xc3", "\xa9", "true", "\n", "-", "aa", "\"a\""};
+                                   "12", "x", "\xc3\xa9", "\xc3", "\xa9", "true", "\n", "-", "aa", "\"a\"",
+                                   "\xe2\x82\xac", "\xe2\x82", "\xf0\x9f\x98\x80", "\xf0\x9f", "a\xc3\xa9\x62",
+                                   "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "abcdefgh\xc3\xa9",
+                                   "abcdefg\xc3\xa9", "\xc3\xa9\"", "\xe4\xb8\x96\xe7\x95\x8c", "\xff", "ba"};
 #define N_TOKS (sizeof TOKS / sizeof *TOKS)
 
 static slm_grammar_vocab *vocab(void) {

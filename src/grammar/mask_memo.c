@@ -73,7 +73,7 @@ struct gmemo {
     uint32_t *chain; /* root class chain: set after k class bytes, k <= chain_len */
     uint32_t chain_len;
     int chain_mode;
-    int text;       /* the root class is a text class (mask_utf8.c) */
+    int text;       /* the root class is a text class of this GUTF8_* kind (mask_utf8.c), or 0 */
     uint32_t *tmp; /* a mask's worth of scratch */
     size_t sid_cap;
     struct gclass cls[CLASS_SLOTS]; /* kept across walks: depend on the vocab only */
@@ -325,7 +325,7 @@ static gsh_class *class_get(const slm_grammar_vocab *v, gmemo *mm, const gbytese
     g->c.utf8 = utf8;
     g->c.bits = calloc(slm_grammar_vocab_mask_words(v), sizeof *g->c.bits);
     if (!g->c.bits) return NULL;
-    if (utf8) gutf8_class_tokens(v, l, g->c.bits);
+    if (utf8) gutf8_class_tokens(v, l, utf8, g->c.bits);
     else class_tokens(v, l, g->c.bits);
     if (gshared_class_wanted(v)) g->borrowed = gshared_class_add(v, &g->c);
     return &g->c;
@@ -341,8 +341,8 @@ static void class_up_to(const slm_grammar_vocab *v, const gsh_class *c, uint32_t
         for (size_t w = 0; w < words; w++) mask[w] |= c->bits[w];
         return;
     }
-    const int32_t *ord = v->order[c->utf8];
-    uint32_t k = v->order_off[c->utf8][n + 1], total = (uint32_t)v->n; /* k: tokens of length <= n */
+    const int32_t *ord = v->order[c->utf8 != 0];
+    uint32_t k = v->order_off[c->utf8 != 0][n + 1], total = (uint32_t)v->n; /* k: tokens of length <= n */
     if (k <= total - k) {
         for (uint32_t i = 0; i < k; i++) {
             int32_t t = ord[i];
@@ -411,9 +411,9 @@ static gsh_class *text_class(slm_grammar_matcher *m, gmemo *mm, const gbyteset *
     if (mm->chain_mode != CHAIN_OPEN && mm->limit == GDIST_UNKNOWN) {
         int rc = gutf8_chain_ok(m, mm, mm->chain, mm->chain_len, mm->chain_mode == CHAIN_LOOP, mark0);
         if (rc < 0) return TEXT_GIVE_UP;
-        if (rc == 1) {
-            mm->text = 1;
-            return class_get(m->v, mm, l, 1);
+        if (rc > 0) {
+            mm->text = rc;
+            return class_get(m->v, mm, l, rc);
         }
     }
     return class_get(m->v, mm, l, 0);
@@ -473,7 +473,7 @@ static int root_class(slm_grammar_matcher *m, gmemo *mm, uint32_t s0, size_t mar
  * path of class bytes to it): its bytes are in lx, and for a text class
  * the tokens are well-formed UTF-8. */
 static int in_text_class(const slm_grammar_vocab *v, const gmemo *mm, size_t i, const gbyteset *lx) {
-    return byteset_within(&v->sub_set[v->node_sub[i]], lx) && (!mm->text || v->node_wf[i]);
+    return byteset_within(&v->sub_set[v->node_sub[i]], lx) && (!mm->text || (v->node_wf[i] & mm->text));
 }
 
 int gmemo_walk(slm_grammar_matcher *m, uint32_t *mask, uint32_t limit, uint32_t *min_cost) {

@@ -75,8 +75,9 @@ int gutf8_chain_ok(slm_grammar_matcher *m, gmemo *mm, const uint32_t *chain, uin
         int rc = chars_lead(m, mm, chain[k], chain[k + 1], mark0);
         if (rc != 1) return rc;
     }
-    if (n >= upto) return 1;
-    return loop ? chars_lead(m, mm, chain[n], chain[n], mark0) : chars_dead(m, mm, chain[n], mark0);
+    if (n >= upto) return GUTF8_NEAR;
+    int rc = loop ? chars_lead(m, mm, chain[n], chain[n], mark0) : chars_dead(m, mm, chain[n], mark0);
+    return rc == 1 ? GUTF8_TEXT : rc;
 }
 
 /* b is a subset of l. */
@@ -92,7 +93,7 @@ static void add_tokens(const slm_grammar_vocab *v, uint32_t from, uint32_t to, u
 
 /* A trie walk pruned at the first ASCII byte outside l: subtrees of text
  * tokens whole, other nodes token by token. */
-void gutf8_class_tokens(const slm_grammar_vocab *v, const gbyteset *l, uint32_t *bits) {
+void gutf8_class_tokens(const slm_grammar_vocab *v, const gbyteset *l, int kind, uint32_t *bits) {
     gbyteset lx = *l;
     memset(&lx.w[4], 0xff, 4 * sizeof lx.w[0]);
     size_t i = 1;
@@ -102,14 +103,14 @@ void gutf8_class_tokens(const slm_grammar_vocab *v, const gbyteset *l, uint32_t 
             i = v->node_end[i];
             continue;
         }
-        if (v->node_wf[i] && within(&v->sub_set[v->node_sub[i]], &lx)) {
+        if ((v->node_wf[i] & kind) && within(&v->sub_set[v->node_sub[i]], &lx)) {
             add_tokens(v, v->tok_off[i], v->tok_off[v->node_end[i]], bits);
             i = v->node_end[i];
             continue;
         }
         for (uint32_t k = v->tok_off[i]; k < v->tok_off[i + 1]; k++) {
             int32_t t = v->tok[k];
-            if (gutf8_text(v->bytes + v->off[t], v->off[t + 1] - v->off[t]))
+            if (gutf8_text(v->bytes + v->off[t], v->off[t + 1] - v->off[t]) & kind)
                 bits[t >> 5] |= 1u << (t & 31);
         }
         i++;

@@ -80,7 +80,7 @@ struct slm_grammar_vocab {
     uint32_t *node_sub;
     gbyteset *sub_set;
     size_t n_sub;
-    /* 1 when every token in node i's subtree is text (gutf8_text) */
+    /* GUTF8_* bits that every token in node i's subtree has (gutf8_text) */
     uint8_t *node_wf;
     /* the tokens sorted by length, in bytes (order[0]) and in characters
      * (order[1], gutf8_units): length k is order[u][order_off[u][k] ..
@@ -154,9 +154,10 @@ void gshared_insert(const slm_grammar_vocab *v, const gsh_entry *e, const uint32
                     const uint32_t *mask, u32vec *scratch);
 
 /* Token set of a byte class (mask_memo.c's root class): the tokens made
- * only of bytes in key, as bits. A text class (utf8 = 1) also holds the
- * text tokens (gutf8_text) whose ASCII bytes are all in key; its lengths
- * count characters (a cut last character counts as one). */
+ * only of bytes in key, as bits. A text class (utf8 = GUTF8_TEXT or
+ * GUTF8_NEAR) also holds the tokens with that gutf8_text bit whose ASCII
+ * bytes are all in key; its lengths count characters (a cut last
+ * character counts as one). */
 typedef struct gsh_class {
     gbyteset key;
     int utf8;
@@ -208,24 +209,27 @@ uint32_t gmemo_step(slm_grammar_matcher *m, gmemo *mm, uint32_t s, uint8_t c, si
 /* How many continuation bytes lead byte b needs (0: not a lead byte),
  * and the valid range of the first one (RFC 3629). */
 int gutf8_lead(uint8_t b, uint8_t *lo, uint8_t *hi);
-/* Non-ASCII characters a text token may hold: they must all start within
- * its first GUTF8_TEXT_POS characters (99% of a 128k vocabulary's
- * tokens with such characters do), so a mask checks that many positions. */
+/* Text: well-formed UTF-8 (the last character may be cut). Near text:
+ * text whose non-ASCII characters all start within its first
+ * GUTF8_TEXT_POS characters (99% of a 128k vocabulary's tokens with such
+ * characters), which is all a long chain (maxLength) checks. */
+#define GUTF8_TEXT 1
+#define GUTF8_NEAR 2
 #define GUTF8_TEXT_POS 8
-/* 1 when p[0..n) is text: well-formed UTF-8 (the last character may be
- * cut) whose non-ASCII characters start within GUTF8_TEXT_POS. */
+/* The GUTF8_* bits of p[0..n) (0: not text). */
 int gutf8_text(const uint8_t *p, uint32_t n);
 /* Characters in p[0..n) of a text token (a cut one counts). */
 uint32_t gutf8_units(const uint8_t *p, uint32_t n);
 /* Fills v->node_wf and the length orders. */
 slm_status gvocab_build_text(slm_grammar_vocab *v, slm_error *err);
-/* Whether every non-ASCII character at the first GUTF8_TEXT_POS
- * positions of the chain takes it like one class byte: from chain[k] to
- * chain[k+1] for k < n (when n > k + 1 or the chain goes on), and from
- * chain[n] back to itself when loop, or nowhere when not. Each prefix of
- * such a character must be live. 1 yes, 0 no, -1 give up (gmemo_step). */
+/* Whether every non-ASCII character takes the chain like one class byte:
+ * from chain[k] to chain[k+1] for k < n, then from chain[n] back to
+ * itself when loop, or nowhere when not; each prefix of such a character
+ * live. Only the first GUTF8_TEXT_POS positions are checked: GUTF8_TEXT
+ * when that covers the whole chain, GUTF8_NEAR when not (near text
+ * tokens only), 0 no, -1 give up (gmemo_step). */
 int gutf8_chain_ok(slm_grammar_matcher *m, gmemo *mm, const uint32_t *chain, uint32_t n, int loop, size_t mark0);
-/* bits |= the text class's tokens for ASCII bytes l. */
-void gutf8_class_tokens(const slm_grammar_vocab *v, const gbyteset *l, uint32_t *bits);
+/* bits |= the text class's tokens for ASCII bytes l (kind: GUTF8_*). */
+void gutf8_class_tokens(const slm_grammar_vocab *v, const gbyteset *l, int kind, uint32_t *bits);
 
 #endif

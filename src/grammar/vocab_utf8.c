@@ -58,7 +58,7 @@ int gutf8_text(const uint8_t *p, uint32_t n) {
         }
         hi_end = ++u;
     }
-    return hi_end <= GUTF8_TEXT_POS;
+    return hi_end <= GUTF8_TEXT_POS ? GUTF8_TEXT | GUTF8_NEAR : GUTF8_TEXT;
 }
 
 /* order[u]: the tokens by length (counting sort); -1 on OOM. */
@@ -82,15 +82,15 @@ slm_status gvocab_build_text(slm_grammar_vocab *v, slm_error *err) {
     v->node_wf = malloc(v->n_nodes ? v->n_nodes : 1);
     if (!v->node_wf || build_order(v, 0) != 0 || build_order(v, 1) != 0)
         return slm_error_set(err, SLM_ERR_NOMEM, "grammar vocab: out of memory");
-    /* children before parents: a node is well-formed when its own tokens
-     * and every child's subtree are */
+    /* children before parents: the bits that a node's own tokens and
+     * every child's subtree have */
     for (size_t i = v->n_nodes; i-- > 0;) {
-        uint8_t wf = 1;
+        uint8_t wf = GUTF8_TEXT | GUTF8_NEAR;
         for (uint32_t k = v->tok_off[i]; k < v->tok_off[i + 1] && wf; k++) {
             int32_t t = v->tok[k];
-            wf = (uint8_t)gutf8_text(v->bytes + v->off[t], v->off[t + 1] - v->off[t]);
+            wf &= (uint8_t)gutf8_text(v->bytes + v->off[t], v->off[t + 1] - v->off[t]);
         }
-        for (size_t j = i + 1; j < v->node_end[i] && wf; j = v->node_end[j]) wf = v->node_wf[j];
+        for (size_t j = i + 1; j < v->node_end[i] && wf; j = v->node_end[j]) wf &= v->node_wf[j];
         v->node_wf[i] = wf;
     }
     return SLM_OK;

@@ -85,7 +85,9 @@ static const char *const k_toks[] = {
     "\\n", "\\u", "\\u00", "00", "e9", "E9", "\\ue9", "\\x", "\xc3", "\xa9", "\xc3\xa9", "\xc3\xa9\"",
     "\xe2", "\x82", "\xe2\x82", "\xac", "\xe2\x82\xac", "\xf0\x9f", "\x98\x80", "\xf0\x9f\x98\x80",
     "\xff", "\xc0\xaf", "\x01", "\n", "\t", "5", "12", "-", ":5", ",\"n\":", "\"n\"", "\"}}", "é\\\"",
-    "\\\"\"", "b\\", "\\\\\"", "\xa9\"", "\xac\",", "x"};
+    "\\\"\"", "b\\", "\\\\\"", "\xa9\"", "\xac\",", "x",
+    /* non-ASCII characters around the positions a long chain checks */
+    "abcdefg\xc3\xa9", "abcdefgh\xc3\xa9", "abcdefghi\xc3\xa9", "abcdefghij", "\xc3\xa9" "abcdefghi\xc3\xa9"};
 
 static void synth_vocab(slm_grammar_vocab **v, tvocab *tv, size_t *lens, int32_t *eos) {
     size_t n = sizeof k_toks / sizeof *k_toks;
@@ -123,6 +125,14 @@ static void test_json_strings(void **state) {
     if (slm_grammar_compile_json_schema(bounded, strlen(bounded), NULL, &g, &err)) fail_msg("%s", err.msg);
     follow_bytes(g, v, &tv, "{\"s\":\"ab\xc3\xa9\",\"t\":\"abc x y\",\"n\":\"\\n12 s\"}", 0);
     follow_bytes(g, v, &tv, "{\"s\":\"\",\"t\":\"x y\",\"n\":\"a\"}", 0);
+    slm_grammar_free(g);
+    /* non-ASCII characters allowed only in the first nine: a chain longer
+     * than the positions the text class checks, ending in a loop (only
+     * near text tokens may join its class) */
+    const char *nine = "{\"type\":\"string\",\"pattern\":\"^([^\\\\u0001]{0,9}|[^\\\\u0001]{9}[ -\\\\u007f]+)$\"}";
+    if (slm_grammar_compile_json_schema(nine, strlen(nine), NULL, &g, &err)) fail_msg("%s", err.msg);
+    follow_bytes(g, v, &tv, "\"ab\xc3\xa9" "cdefgh xyz\"", 0);
+    follow_bytes(g, v, &tv, "\"abcdefgh\xc3\xa9 abc\"", 0);
     slm_grammar_free(g);
     /* any JSON object: strings as keys and values, nested */
     assert_int_equal(slm_grammar_compile_json_object(NULL, &g, &err), SLM_OK);
