@@ -1,4 +1,4 @@
-/* Operations on string DFAs (sdfa, see json_schema_internal.h): Moore
+/* Operations on string DFAs (sdfa, see json_schema_internal.h): Hopcroft
  * minimization, products (and, and-not, or), complement, length limits,
  * membership, and the translation to GBNF: one rule per live state (one
  * that can still reach an accepting state), each alternative a set of
@@ -30,8 +30,6 @@ static uint32_t cls_at(const sdfa *d, uint32_t cp) {
     }
     return lo;
 }
-
-static uint64_t mix(uint64_t h, uint32_t v) { return (h ^ v) * 1099511628211ull; }
 
 /* Renumbers states by the block ids in cls (n_blocks of them; state 0's
  * block must be 0), keeping one representative row per block. */
@@ -69,53 +67,132 @@ static void merge_columns(sdfa *d) {
     d->n_cls = k;
 }
 
-/* Moore's partition refinement: states are split by acceptance, then by
- * the blocks their rows lead to, until no block splits. */
-slm_status sdfa_minimize(sdfa *d, slm_error *err) {
-    uint32_t n = d->n_st, C = d->n_cls;
-    uint32_t *cls = malloc((size_t)n * sizeof *cls), *nc = malloc((size_t)n * sizeof *nc);
-    size_t hcap = 16;
-    while (hcap < 2 * (size_t)n) hcap *= 2;
-    uint32_t *hash = malloc(hcap * sizeof *hash);
-    if (!cls || !nc || !hash) {
-        free(cls), free(nc), free(hash);
-        return oom(err);
+/* Hopcroft's partition refinement. Moore's (split every block by the
+ * blocks its rows lead to, until stable) needed a round per character
+ * of the longest distinction, so a URI with a maxLength of 255 (a chain
+ * of ~5,000 states) took 100 ms; here each splitter is a block and only
+ * the smaller half of a split block is queued again, O(n C log n).
+ *
+ * Blocks are ranges of elems[] ([first, end)); the predecessors of state
+ * t on class c are inv[off[c * (n + 1) + t] .. off[c * (n + 1) + t + 1]).
+ * Marking a predecessor moves it to the front of its block; a block with
+ * some but not all of its states marked splits there. */
+typedef struct hop {
+    uint32_t n, C;
+    uint32_t *off, *inv;
+    uint32_t *elems, *pos, *blk, *first, *end, *marked, *touched, *work, *splitter;
+    uint8_t *in_work;
+    uint32_t n_blk, n_work;
+} hop;
+
+static void hop_free(hop *h) {
+    free(h->off), free(h->inv), free(h->elems), free(h->pos), free(h->blk), free(h->first), free(h->end);
+    free(h->marked), free(h->touched), free(h->work), free(h->splitter), free(h->in_work);
+}
+
+static int hop_alloc(hop *h, uint32_t n, uint32_t C) {
+    memset(h, 0, sizeof *h);
+    h->n = n, h->C = C;
+    size_t rows = (size_t)C * (n + 1) + 1;
+    h->off = calloc(rows, sizeof *h->off);
+    h->inv = malloc(((size_t)n * C + 1) * sizeof *h->inv);
+    uint32_t **arr[] = {&h->elems, &h->pos, &h->blk, &h->first, &h->end, &h->touched, &h->work, &h->splitter};
+    for (size_t k = 0; k < sizeof arr / sizeof *arr; k++) *arr[k] = malloc(((size_t)n + 1) * sizeof **arr[k]);
+    h->marked = calloc((size_t)n + 1, sizeof *h->marked);
+    h->in_work = calloc((size_t)n + 1, 1);
+    int ok = h->off && h->inv && h->marked && h->in_work;
+    for (size_t k = 0; k < sizeof arr / sizeof *arr; k++) ok = ok && *arr[k];
+    return ok ? 0 : -1;
+}
+
+/* Predecessor lists: counting sort of (class, target) pairs. */
+static void hop_inverse(hop *h, const sdfa *d) {
+    uint32_t n = h->n, C = h->C;
+    for (uint32_t s = 0; s < n; s++)
+        for (uint32_t c = 0; c < C; c++) h->off[(size_t)c * (n + 1) + d->next[(size_t)s * C + c] + 1]++;
+    for (size_t k = 1; k < (size_t)C * (n + 1) + 1; k++) h->off[k] += h->off[k - 1];
+    for (uint32_t s = 0; s < n; s++) /* fill backwards from each list's end, then the ends are starts */
+        for (uint32_t c = 0; c < C; c++) h->inv[--h->off[(size_t)c * (n + 1) + d->next[(size_t)s * C + c] + 1]] = s;
+    /* off[k + 1] now holds list k's start; shift back so off[k] is its start */
+    memmove(h->off, h->off + 1, (size_t)C * (n + 1) * sizeof *h->off);
+    h->off[(size_t)C * (n + 1)] = n * C;
+}
+
+static void push_work(hop *h, uint32_t b) {
+    if (h->in_work[b]) return;
+    h->in_work[b] = 1;
+    h->work[h->n_work++] = b;
+}
+
+/* Splits every block some but not all of whose states are marked. */
+static void hop_split(hop *h, uint32_t n_touched) {
+    for (uint32_t k = 0; k < n_touched; k++) {
+        uint32_t y = h->touched[k], m = h->marked[y];
+        h->marked[y] = 0;
+        if (m == h->end[y] - h->first[y]) continue;
+        uint32_t z = h->n_blk++; /* z: the marked front part */
+        h->first[z] = h->first[y], h->end[z] = h->first[y] + m, h->first[y] += m;
+        for (uint32_t i = h->first[z]; i < h->end[z]; i++) h->blk[h->elems[i]] = z;
+        if (h->in_work[y]) push_work(h, z);
+        else push_work(h, m <= h->end[y] - h->first[y] ? z : y);
     }
-    uint32_t blocks = 0;
-    /* initial: by acceptance, numbered in state order so state 0 is 0 */
-    int first_acc = d->acc[0];
-    for (uint32_t s = 0; s < n; s++) cls[s] = d->acc[s] == first_acc ? 0 : 1;
-    for (uint32_t s = 0; s < n; s++) blocks = cls[s] + 1 > blocks ? cls[s] + 1 : blocks;
-    for (;;) {
-        memset(hash, 0, hcap * sizeof *hash);
-        uint32_t nb = 0;
-        for (uint32_t s = 0; s < n; s++) {
-            uint64_t h = mix(1469598103934665603ull, cls[s]);
-            for (uint32_t c = 0; c < C; c++) h = mix(h, cls[d->next[(size_t)s * C + c]]);
-            size_t i = h & (hcap - 1);
-            for (;;) {
-                if (!hash[i]) {
-                    hash[i] = s + 1;
-                    nc[s] = nb++;
-                    break;
-                }
-                uint32_t r = hash[i] - 1;
-                int eq = cls[r] == cls[s];
-                for (uint32_t c = 0; c < C && eq; c++)
-                    eq = cls[d->next[(size_t)r * C + c]] == cls[d->next[(size_t)s * C + c]];
-                if (eq) {
-                    nc[s] = nc[r];
-                    break;
-                }
-                i = (i + 1) & (hcap - 1);
+}
+
+/* Refines by splitter states sp[0..n_sp) on every class. */
+static void hop_refine(hop *h, const uint32_t *sp, uint32_t n_sp) {
+    for (uint32_t c = 0; c < h->C; c++) {
+        uint32_t n_touched = 0;
+        for (uint32_t k = 0; k < n_sp; k++) {
+            size_t row = (size_t)c * (h->n + 1) + sp[k];
+            for (uint32_t i = h->off[row]; i < h->off[row + 1]; i++) {
+                uint32_t s = h->inv[i], y = h->blk[s], at = h->first[y] + h->marked[y];
+                if (h->pos[s] < at) continue; /* marked already */
+                uint32_t other = h->elems[at];
+                h->elems[at] = s, h->elems[h->pos[s]] = other;
+                h->pos[other] = h->pos[s], h->pos[s] = at;
+                if (h->marked[y]++ == 0) h->touched[n_touched++] = y;
             }
         }
-        memcpy(cls, nc, (size_t)n * sizeof *cls);
-        if (nb == blocks) break;
-        blocks = nb;
+        hop_split(h, n_touched);
     }
-    slm_status st = quotient(d, cls, blocks, err);
-    free(cls), free(nc), free(hash);
+}
+
+slm_status sdfa_minimize(sdfa *d, slm_error *err) {
+    uint32_t n = d->n_st;
+    hop h;
+    if (hop_alloc(&h, n, d->n_cls) != 0) {
+        hop_free(&h);
+        return oom(err);
+    }
+    hop_inverse(&h, d);
+    /* initial blocks: accepting or not, both queued */
+    uint32_t k = 0;
+    for (int a = 0; a < 2; a++) {
+        uint32_t start = k;
+        for (uint32_t s = 0; s < n; s++)
+            if (d->acc[s] == a) h.pos[s] = k, h.elems[k++] = s;
+        if (k == start) continue;
+        uint32_t b = h.n_blk++;
+        h.first[b] = start, h.end[b] = k;
+        for (uint32_t i = start; i < k; i++) h.blk[h.elems[i]] = b;
+        push_work(&h, b);
+    }
+    while (h.n_work) {
+        uint32_t b = h.work[--h.n_work], n_sp = h.end[b] - h.first[b];
+        h.in_work[b] = 0;
+        /* a copy: marking reorders blocks, b's own range included */
+        memcpy(h.splitter, h.elems + h.first[b], n_sp * sizeof *h.splitter);
+        hop_refine(&h, h.splitter, n_sp);
+    }
+    /* block ids in order of each block's first state (state 0 in block 0) */
+    uint32_t *cls = h.touched, *id = h.work, nb = 0;
+    for (uint32_t b = 0; b < h.n_blk; b++) id[b] = UINT32_MAX;
+    for (uint32_t s = 0; s < n; s++) {
+        if (id[h.blk[s]] == UINT32_MAX) id[h.blk[s]] = nb++;
+        cls[s] = id[h.blk[s]];
+    }
+    slm_status st = quotient(d, cls, nb, err);
+    hop_free(&h);
     if (st == SLM_OK) merge_columns(d);
     return st;
 }

@@ -96,7 +96,7 @@ typedef struct sdfa {
     uint32_t n_st;
 } sdfa;
 
-#define SDFA_MAX_STATES 20000
+#define SDFA_MAX_STATES 50000
 
 /* ECMA-262 regex as JSON Schema `pattern` (a search: unanchored sides
  * match anything) -> DFA. */
