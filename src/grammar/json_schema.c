@@ -45,6 +45,28 @@ static const char *const PREAMBLE =
     "( \"0\" [048] | [2468] [048] | [13579] [26] ) \"00\"\n"
     "joct ::= \"25\" [0-5] | \"2\" [0-4] [0-9] | \"1\" [0-9] [0-9] | [1-9]? [0-9]\n";
 
+/* Rules of the time and URI formats, added only to grammars that use them
+ * (every rule of the preamble is parsed at each compile). */
+static const char *const FORMAT_RULES =
+    /* time: a leap second only where it can be one (23:59:60 UTC) */
+    "jtime ::= ( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] \":\" [0-5] [0-9] ( \".\" [0-9]+ )? "
+    "( [Zz] | [-+] ( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] ) | "
+    "\"23:59:60\" ( \".\" [0-9]+ )? ( [Zz] | [-+] \"00:00\" )\n"
+    /* URIs (RFC 3986): hier-part never empty, only its characters (as
+     * validators check them; an empty path after "scheme:" is allowed by
+     * the RFC but not by ajv-formats); hosts are names or IPv4 addresses,
+     * not IP literals ("[::1]"), as in json_schema_strdfa.c's regex form,
+     * whose automaton with a maxLength they made too large */
+    "jpct ::= \"%\" [0-9a-fA-F] [0-9a-fA-F]\n"
+    "jpchar ::= [a-zA-Z0-9._~!$&'()*+,;=:@-] | jpct\n"
+    "jqf ::= ( [a-zA-Z0-9._~!$&'()*+,;=:@/?-] | jpct )*\n"
+    "jhost ::= ( [a-zA-Z0-9._~!$&'()*+,;=-] | jpct )*\n"
+    "jauth ::= ( ( [a-zA-Z0-9._~!$&'()*+,;=:-] | jpct )* \"@\" )? jhost ( \":\" [0-9]* )?\n"
+    "jpath ::= ( \"/\" jpchar* )*\n"
+    "jrel ::= \"//\" jauth jpath | \"/\" ( jpchar+ jpath )?\n"
+    "juri ::= [a-zA-Z] [a-zA-Z0-9+.-]* \":\" ( jrel | jpchar+ jpath ) ( \"?\" jqf )? ( \"#\" jqf )?\n"
+    "juriref ::= juri | ( jrel | ( [a-zA-Z0-9._~!$&'()*+,;=@-] | jpct )+ jpath )? ( \"?\" jqf )? ( \"#\" jqf )?\n";
+
 unsigned js_fail(jsg *j, slm_status code, const char *fmt, ...) {
     if (j->st == SLM_OK) {
         char msg[900];
@@ -729,6 +751,7 @@ static slm_status to_gbnf_root(json_t *schema, const slm_json_schema_opts *opts,
     j.ref_overrides = json_is_string(dialect) && strstr(json_string_value(dialect), "draft-0") != NULL;
     unsigned id = j.keep && !j.st ? js_gen(&j, schema) : js_fail(&j, SLM_ERR_NOMEM, "out of memory");
     if (id) gstr_printf(&j.rules, "r3 ::= r%u\n", id);
+    if (j.rules.p && (strstr(j.rules.p, "jtime") || strstr(j.rules.p, "juri"))) gstr_puts(&j.rules, FORMAT_RULES);
     if (j.rules.oom) js_fail(&j, SLM_ERR_NOMEM, "out of memory");
     json_decref(j.keep);
     free(j.refs);

@@ -207,23 +207,20 @@ static const char *format_body(const char *f) {
         const char *name, *body;
     } formats[] = {
         {"date", "jdate"},
-        {"time", "( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] \":\" ( [0-5] [0-9] | \"60\" ) ( \".\" [0-9]+ )? "
-                 "( [Zz] | [-+] ( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] )"},
-        {"date-time", "jdate "
-                      "[Tt] ( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] \":\" ( [0-5] [0-9] | \"60\" ) "
-                      "( \".\" [0-9]+ )? ( [Zz] | [-+] ( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] )"},
+        {"time", "jtime"},
+        {"date-time", "jdate [Tt] jtime"},
         {"uuid", "[0-9a-fA-F]{8} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" "
                  "[0-9a-fA-F]{12}"},
+        /* a dot in the domain: RFC 5321 allows a bare host, validators
+         * (ajv-formats) do not */
         {"email", "[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+ ( \".\" [a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+ )* \"@\" "
-                  "[a-zA-Z0-9] ( [a-zA-Z0-9-]* [a-zA-Z0-9] )? ( \".\" [a-zA-Z0-9] ( [a-zA-Z0-9-]* [a-zA-Z0-9] )? )*"},
+                  "[a-zA-Z0-9] ( [a-zA-Z0-9-]* [a-zA-Z0-9] )? ( \".\" [a-zA-Z0-9] ( [a-zA-Z0-9-]* [a-zA-Z0-9] )? )+"},
         {"ipv4", "joct \".\" joct \".\" joct \".\" joct"},
         {"hostname", "[a-zA-Z0-9] ( [a-zA-Z0-9-]{0,61} [a-zA-Z0-9] )? ( \".\" [a-zA-Z0-9] "
                      "( [a-zA-Z0-9-]{0,61} [a-zA-Z0-9] )? )*"},
-        {"uri", "[a-zA-Z] [a-zA-Z0-9+.-]* \":\" [^\"\\\\\\x00-\\x20<>{}|^`]*"},
+        {"uri", "juri"},
         /* absolute URI, or a relative reference whose first segment has no ':' */
-        {"uri-reference", "[a-zA-Z] [a-zA-Z0-9+.-]* \":\" [^\"\\\\\\x00-\\x20<>{}|^`]* | "
-                          "[^\"\\\\\\x00-\\x20<>{}|^`:/?#]+ ( [/?#] [^\"\\\\\\x00-\\x20<>{}|^`]* )? | "
-                          "[/?#] [^\"\\\\\\x00-\\x20<>{}|^`]* | \"\""},
+        {"uri-reference", "juriref"},
         {"iri", "[a-zA-Z] [a-zA-Z0-9+.-]* \":\" [^\"\\\\\\x00-\\x20<>{}|^`]*"},
     };
     for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)

@@ -687,6 +687,37 @@ static void test_format_with_lengths(void **state) {
     expect("{\"type\":\"string\",\"format\":\"email\",\"maxLength\":6}", LIST("\"a@b.c\""), LIST("\"ab@cd.e\"", "\"abc\""));
 }
 
+/* The formats accept only what validators (ajv-formats, RFC 3339/3986)
+ * accept, so a generated value always validates: an email domain with a
+ * dot, a URI with something after "scheme:" and only RFC 3986 characters
+ * in their places, a leap second only at 23:59:60 UTC. Each in both
+ * forms: alone (GBNF) and with a length limit (the DFA's regex form). */
+static void expect_format(const char *fmt, const char *const *good, const char *const *bad) {
+    char a[160], b[160];
+    snprintf(a, sizeof a, "{\"type\":\"string\",\"format\":\"%s\"}", fmt);
+    snprintf(b, sizeof b, "{\"type\":\"string\",\"format\":\"%s\",\"maxLength\":300}", fmt);
+    expect(a, good, bad);
+    expect(b, good, bad);
+}
+
+static void test_format_validators(void **state) {
+    (void)state;
+    expect_format("email", LIST("\"a@b.co\"", "\"first.last+tag@mail.example.org\""),
+                  LIST("\"x@y\"", "\"a@b.\"", "\"a@.b\"", "\".a@b.c\"", "\"a@b_c.d\""));
+    expect_format("uri",
+                  LIST("\"http://a.b/c?d#e\"", "\"urn:isbn:0451450523\"", "\"mailto:x@y.z\"", "\"file:///tmp/x\"",
+                       "\"https://user:pw@host.example:8080/p/q?x=1&y=%20#top\"", "\"http://192.168.0.1/\"", "\"x:/\"",
+                       "\"tel:+1-816-555-1212\""),
+                  LIST("\"x:\"", "\"http:?q\"", "\"http://a b\"", "\"http://a/%zz\"", "\"http://\u00e9.com\"",
+                       "\"http://a/b|c\"", "\"1http://a\"", "\"http://a:8x/\"", "\"http://[::1]/\"", "\"//a/b\""));
+    expect_format("uri-reference", LIST("\"\"", "\"#frag\"", "\"/rel/path\"", "\"a/b?c=d\"", "\"//host/p\"", "\"http://a.b/\""),
+                  LIST("\"a b\"", "\"%zz\"", "\"x:\"", "\"a:b/c:\\\\\"", "\"{x}\""));
+    expect_format("time", LIST("\"23:59:60Z\"", "\"23:59:60.5+00:00\"", "\"12:30:59-05:00\""),
+                  LIST("\"12:30:60Z\"", "\"23:59:60+01:00\"", "\"23:58:60Z\""));
+    expect_format("date-time", LIST("\"2016-12-31T23:59:60Z\"", "\"2024-02-29t00:00:00.123Z\""),
+                  LIST("\"2024-01-01T12:00:60Z\"", "\"2023-02-29T00:00:00Z\""));
+}
+
 int main(void) {
     verbose = getenv("SLM_GRAMMAR_VERBOSE") != NULL;
     const struct CMUnitTest tests[] = {
@@ -701,6 +732,7 @@ int main(void) {
         cmocka_unit_test(test_not_and_if),
         cmocka_unit_test(test_pattern_with_lengths),
         cmocka_unit_test(test_format_with_lengths),
+        cmocka_unit_test(test_format_validators),
         cmocka_unit_test(test_official_suite),
         cmocka_unit_test(test_maskbench),
     };
