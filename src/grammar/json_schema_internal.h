@@ -124,5 +124,7 @@ unsigned js_gen_number_dfa(jsg *j, json_t *s, int integer);
 /* The strings valid under schema s (json_schema_strdfa.c); 0 or -1 with
  * the error recorded in j. */
 int js_string_dfa(jsg *j, json_t *s, sdfa *out);
+/* Whether format f has a regex form (json_schema_strdfa.c). */
+int js_format_regex_known(const char *f);
 
 #endif

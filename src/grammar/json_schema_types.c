@@ -216,12 +216,9 @@ static const char *format_body(const char *f) {
         {"email", "[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+ ( \".\" [a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+ )* \"@\" "
                   "[a-zA-Z0-9] ( [a-zA-Z0-9-]* [a-zA-Z0-9] )? ( \".\" [a-zA-Z0-9] ( [a-zA-Z0-9-]* [a-zA-Z0-9] )? )+"},
         {"ipv4", "joct \".\" joct \".\" joct \".\" joct"},
-        {"hostname", "[a-zA-Z0-9] ( [a-zA-Z0-9-]{0,61} [a-zA-Z0-9] )? ( \".\" [a-zA-Z0-9] "
-                     "( [a-zA-Z0-9-]{0,61} [a-zA-Z0-9] )? )*"},
         {"uri", "juri"},
         /* absolute URI, or a relative reference whose first segment has no ':' */
         {"uri-reference", "juriref"},
-        {"iri", "[a-zA-Z] [a-zA-Z0-9+.-]* \":\" [^\"\\\\\\x00-\\x20<>{}|^`]*"},
     };
     for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
         if (!strcmp(formats[i].name, f)) return formats[i].body;
@@ -234,7 +231,10 @@ unsigned js_gen_string(jsg *j, json_t *s) {
     if (get_count(j, s, "minLength", 0, &lo) || get_count(j, s, "maxLength", -1, &hi)) return 0;
     int has_len = lo > 0 || hi >= 0;
     if (hi >= 0 && lo > hi) return 2;
-    if ((pat && has_len) || (fmt && (has_len || pat)) || json_object_get(s, "$slm_not_string")) { /* DFA products */
+    /* formats with only a regex form go through the automaton too */
+    int fmt_dfa_only = json_is_string(fmt) && !format_body(json_string_value(fmt)) &&
+                       js_format_regex_known(json_string_value(fmt));
+    if ((pat && has_len) || (fmt && (has_len || pat)) || fmt_dfa_only || json_object_get(s, "$slm_not_string")) {
         sdfa d;
         if (js_string_dfa(j, s, &d)) return 0;
         unsigned id = js_gen_sdfa(j, &d);
