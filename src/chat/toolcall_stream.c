@@ -58,7 +58,8 @@ static int either(const char *b, size_t n, size_t *i, const char *x, const char 
     return r == NO ? lit(b, n, i, y) : r;
 }
 
-/* A name up to the terminator: no quotes, backslashes or line breaks. */
+/* A name up to the terminator: no quotes, backslashes or control bytes
+ * (a NUL would cut it short; the parser refuses them too). */
 static int name(const char *b, size_t n, size_t *i, char term, size_t *ns, size_t *ne) {
     *ns = *i;
     for (size_t k = *i; k < n; k++) {
@@ -68,7 +69,7 @@ static int name(const char *b, size_t n, size_t *i, char term, size_t *ns, size_
             *i = k + 1;
             return YES;
         }
-        if (b[k] == '"' || b[k] == '\\' || (b[k] == '\n' && term != '\n') || k - *ns > MAX_NAME) return NO;
+        if (b[k] == '"' || b[k] == '\\' || (unsigned char)b[k] < 0x20 || b[k] == 0x7f || k - *ns > MAX_NAME) return NO;
     }
     return MORE;
 }
