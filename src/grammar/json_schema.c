@@ -785,6 +785,12 @@ slm_status slm_grammar_compile_json_schema(const char *schema, size_t len, const
     slm_status st = slm_grammar_json_schema_to_gbnf(schema, len, opts, &g, err);
     if (st == SLM_OK) st = grammar_from_generated(g, strlen(g), out, err);
     free(g);
+    /* the generated grammar's rule names mean nothing to the caller: say
+     * what in the schema makes a rule reach itself without input */
+    if (st && err && strstr(err->msg, "left recursion"))
+        slm_error_set(err, SLM_ERR_UNSUPPORTED,
+                      "json schema: a $ref cycle that reaches the same schema again before any object, array or "
+                      "string is opened (e.g. through allOf/anyOf/oneOf/not), which no grammar can expand");
     return st;
 }
 

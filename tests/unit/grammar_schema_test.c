@@ -639,6 +639,11 @@ static void test_not_and_if(void **state) {
     expect("{\"type\":\"number\",\"not\":{\"enum\":[0,1.5]}}", LIST("1", "-1.5", "0.5", "15"), LIST("0", "0.0", "1.5", "1.50"));
     expect_unsupported("{\"not\":{\"uniqueItems\":true}}", "uniqueItems");
     expect_unsupported("{\"not\":{\"propertyNames\":{\"maxLength\":2}}}", "propertyNames");
+    /* a schema that includes itself at the same position: named as such,
+     * not as the generated grammar's rule */
+    expect_unsupported("{\"$defs\":{\"a\":{\"anyOf\":[{\"$ref\":\"#/$defs/a\"},{\"type\":\"integer\"}]}},"
+                       "\"$ref\":\"#/$defs/a\"}",
+                       "$ref cycle");
 }
 
 static void test_pattern_with_lengths(void **state) {
