@@ -337,6 +337,17 @@ static json_t *strip_lone_conditionals(jsg *j, json_t *s) {
     return r;
 }
 
+/* Whether s allows null by its type or nullable (no type: every type). */
+static int null_ok(json_t *s) {
+    json_t *t = json_object_get(s, "type");
+    if (!t || json_is_true(json_object_get(s, "nullable"))) return 1;
+    const char *ts[8];
+    int n = types_of(t, ts);
+    for (int k = 0; k < n; k++)
+        if (!strcmp(ts[k], "null")) return 1;
+    return 0;
+}
+
 static json_t *merge2(jsg *j, json_t *a, json_t *b) {
     a = strip_lone_conditionals(j, a);
     b = strip_lone_conditionals(j, b);
@@ -433,6 +444,9 @@ static json_t *merge2(jsg *j, json_t *a, json_t *b) {
         }
         json_object_set_new(r, k, nv);
     }
+    /* OpenAPI's nullable adds null to one schema's types, not to the
+     * other's: the merge allows null only when both do */
+    if (json_is_true(json_object_get(r, "nullable")) && !(null_ok(a) && null_ok(b))) json_object_del(r, "nullable");
     return js_keep(j, r);
 }
 
@@ -481,48 +495,6 @@ static unsigned gen_all_of(jsg *j, json_t *s) {
 
 /* ---- anyOf / oneOf / enum / const / type ------------------------------- */
 
-/* oneOf is only enforced exactly when its branches cannot both match:
- * each branch has an explicit type and no two share one, or each branch is
- * a const/enum and no value appears twice. Otherwise (unless the caller
- * accepts oneOf as anyOf) it is unsupported. */
-static int branches_disjoint(jsg *j, json_t *arr) {
-    const char *seen[16];
-    int ns = 0, all_typed = 1, all_values = 1;
-    json_t *vals = json_array();
-    size_t i;
-    json_t *b;
-    json_array_foreach(arr, i, b) {
-        json_t *d = deref(j, b, 0);
-        if (!d) break;
-        json_t *t = json_object_get(d, "type"), *c = json_object_get(d, "const"), *e = json_object_get(d, "enum");
-        const char *ts[8];
-        int n = t ? types_of(t, ts) : 0;
-        if (!n) all_typed = 0;
-        for (int k = 0; k < n && all_typed; k++) {
-            for (int q = 0; q < ns; q++) {
-                int num_a = !strcmp(ts[k], "number") || !strcmp(ts[k], "integer");
-                int num_b = !strcmp(seen[q], "number") || !strcmp(seen[q], "integer");
-                if (!strcmp(ts[k], seen[q]) || (num_a && num_b)) all_typed = 0;
-            }
-            if (ns < 16) seen[ns++] = ts[k];
-        }
-        if (c) e = NULL;
-        if (!c && !json_is_array(e)) all_values = 0;
-        size_t q;
-        json_t *x;
-        json_t *list = c ? json_pack("[O]", c) : json_incref(e);
-        json_array_foreach(list, q, x) {
-            size_t r;
-            json_t *y;
-            json_array_foreach(vals, r, y) if (json_equal(x, y)) all_values = 0;
-            json_array_append(vals, x);
-        }
-        json_decref(list);
-    }
-    json_decref(vals);
-    return !j->st && (all_typed || all_values);
-}
-
 #define MAX_EXACT_ONE_OF 12
 
 /* oneOf whose branches may overlap, exactly: anyOf over i of
@@ -552,7 +524,8 @@ static unsigned gen_any_of(jsg *j, json_t *s, const char *key) {
     json_t *arr = json_object_get(s, key);
     if (!json_is_array(arr) || json_array_size(arr) == 0)
         return js_fail(j, SLM_ERR_FORMAT, "%s must be a non-empty array", key);
-    if (!strcmp(key, "oneOf") && !j->o.one_of_as_any_of && !branches_disjoint(j, arr)) {
+    /* oneOf is anyOf when no two branches can both match; else exact */
+    if (!strcmp(key, "oneOf") && !j->o.one_of_as_any_of && !js_branches_disjoint(j, arr)) {
         if (j->st) return 0;
         return gen_one_of_exact(j, s, arr);
     }

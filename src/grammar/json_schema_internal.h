@@ -45,6 +45,9 @@ unsigned js_new_id(jsg *j);
 /* s with a top-level $ref resolved and merged with its siblings, booleans
  * as objects (NULL after an error). The result lives as long as j. */
 json_t *js_deref(jsg *j, json_t *s);
+/* The branches of a oneOf can never both match (json_schema_disjoint.c):
+ * 1, or 0 when not proven (j->st set on an error). */
+int js_branches_disjoint(jsg *j, json_t *arr);
 /* Keeps v alive as long as j (returns v). */
 json_t *js_keep(jsg *j, json_t *v);
 /* Annotation keywords (no effect on validity). */
