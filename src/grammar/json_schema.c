@@ -585,6 +585,16 @@ static int num_ok(json_t *s, double x) {
         double q = x / json_number_value(v);
         if (fabs(q - round(q)) > 1e-9 * fmax(1.0, fabs(q))) return 0;
     }
+    /* the negations' internal keywords (json_schema_not.c): values by
+     * number (1 and 1.0 are one value), multiples, integers */
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(s, "$slm_not_numbers"), i, w) if (json_is_number(w) && json_number_value(w) == x) return 0;
+    if ((v = json_object_get(s, "$slm_not_multipleOf")) && json_is_number(v) && json_number_value(v) > 0) {
+        double q = x / json_number_value(v);
+        if (fabs(q - round(q)) <= 1e-9 * fmax(1.0, fabs(q))) return 0;
+    }
+    if (json_is_true(json_object_get(s, "$slm_fraction")) && x == floor(x)) return 0;
     return 1;
 }
 

@@ -832,6 +832,11 @@ static void test_one_of_disjoint(void **state) {
     /* not disjoint: null is in both nullable branches */
     expect("{\"oneOf\":[{\"type\":\"string\",\"nullable\":true},{\"type\":\"integer\",\"nullable\":true}]}",
            LIST("\"a\"", "1"), LIST("null", "true"));
+    /* not disjoint: 1 and 1.0 are one value (the enum is filtered by the
+     * negation's numbers) */
+    expect("{\"oneOf\":[{\"enum\":[1,2]},{\"enum\":[1.0]}]}", LIST("2"), LIST("1", "1.0", "3"));
+    expect("{\"enum\":[1,2,2.5,3],\"not\":{\"multipleOf\":2}}", LIST("1", "2.5", "3"), LIST("2"));
+    expect("{\"enum\":[1,2.5],\"not\":{\"type\":\"integer\"}}", LIST("2.5"), LIST("1"));
     /* not disjoint: a value in both lists */
     expect("{\"oneOf\":[{\"enum\":[1,\"x\"]},{\"enum\":[\"x\",3]}]}", LIST("1", "3"), LIST("\"x\"", "2"));
     /* not disjoint: without a type, any non-object matches both */
