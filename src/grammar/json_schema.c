@@ -575,7 +575,7 @@ static int value_allowed(json_t *s, json_t *v) {
     return 0;
 }
 
-static int num_ok(json_t *s, double x) {
+int js_num_ok(json_t *s, double x) {
     json_t *v;
     if ((v = json_object_get(s, "minimum")) && json_is_number(v) && x < json_number_value(v)) return 0;
     if ((v = json_object_get(s, "maximum")) && json_is_number(v) && x > json_number_value(v)) return 0;
@@ -611,7 +611,8 @@ static int string_filter(jsg *j, json_t *s, sdfa *d, int *has) {
 }
 
 /* const/enum: the listed values that also satisfy the schema's type,
- * string and number keywords (both const and enum: values in both). */
+ * string and number keywords, objects and arrays all the sibling keywords
+ * (json_schema_value.c) (both const and enum: values in both). */
 static unsigned gen_enum(jsg *j, json_t *s) {
     json_t *c = json_object_get(s, "const"), *e = json_object_get(s, "enum");
     if (e && !json_is_array(e)) return js_fail(j, SLM_ERR_FORMAT, "enum must be an array");
@@ -619,6 +620,9 @@ static unsigned gen_enum(jsg *j, json_t *s) {
     int has_str = 0;
     if (string_filter(j, s, &sd, &has_str)) return 0;
     json_t *vals = c ? json_pack("[O]", c) : json_incref(e);
+    json_t *siblings = js_keep(j, json_copy(s)); /* what a listed object or array must also satisfy */
+    json_object_del(siblings, "const");
+    json_object_del(siblings, "enum");
     gstr body = {0};
     int any = 0;
     size_t i, q;
@@ -629,7 +633,10 @@ static unsigned gen_enum(jsg *j, json_t *s) {
             json_array_foreach(e, q, w) in_enum |= json_equal(v, w);
         if (!in_enum || !value_allowed(s, v)) continue;
         if (has_str && json_is_string(v) && !sdfa_match(&sd, json_string_value(v), json_string_length(v))) continue;
-        if (json_is_number(v) && !num_ok(s, json_number_value(v))) continue;
+        if (json_is_number(v) && !js_num_ok(s, json_number_value(v))) continue;
+        int cont = json_is_object(v) || json_is_array(v) ? js_value_valid(j, siblings, v) : 1;
+        if (cont < 0) break;
+        if (!cont) continue;
         if (any) gstr_puts(&body, " | ");
         js_put_literal(j, &body, v);
         any = 1;

@@ -48,6 +48,13 @@ json_t *js_deref(jsg *j, json_t *s);
 /* The branches of a oneOf can never both match (json_schema_disjoint.c):
  * 1, or 0 when not proven (j->st set on an error). */
 int js_branches_disjoint(jsg *j, json_t *arr);
+/* A number x satisfies s's number keywords (json_schema.c). */
+int js_num_ok(json_t *s, double x);
+/* JSON values equal, numbers by value (json_schema_value.c). */
+int js_values_equal(json_t *a, json_t *b);
+/* Value v is valid under schema s: 1, 0, or -1 (j->st set) when s has a
+ * keyword this cannot check on a value. */
+int js_value_valid(jsg *j, json_t *s, json_t *v);
 /* Keeps v alive as long as j (returns v). */
 json_t *js_keep(jsg *j, json_t *v);
 /* Annotation keywords (no effect on validity). */

@@ -844,6 +844,24 @@ static void test_one_of_disjoint(void **state) {
            LIST("\"x\"", "{\"a\":1,\"b\":2}", "{}"));
 }
 
+/* const/enum objects and arrays are written literally: every sibling
+ * keyword must hold for each listed value (json_schema_value.c). */
+static void test_enum_containers(void **state) {
+    (void)state;
+    expect("{\"enum\":[{\"a\":1},{\"b\":2}],\"required\":[\"a\"]}", LIST("{\"a\":1}"), LIST("{\"b\":2}"));
+    expect("{\"enum\":[[1],[1,2]],\"maxItems\":1}", LIST("[1]"), LIST("[1,2]"));
+    expect("{\"enum\":[{\"a\":1},{\"a\":\"x\"}],\"properties\":{\"a\":{\"type\":\"string\"}}}", LIST("{\"a\":\"x\"}"),
+           LIST("{\"a\":1}"));
+    expect("{\"enum\":[{\"ab\":1},{\"cd\":1}],\"patternProperties\":{\"^a\":{\"type\":\"string\"}}}",
+           LIST("{\"cd\":1}"), LIST("{\"ab\":1}"));
+    expect("{\"enum\":[[1,\"x\"],[2,3]],\"contains\":{\"type\":\"string\"}}", LIST("[1,\"x\"]"), LIST("[2,3]"));
+    expect("{\"enum\":[{\"a\":[1,1.0]},{\"a\":[1,2]}],\"properties\":{\"a\":{\"uniqueItems\":true}}}",
+           LIST("{\"a\":[1,2]}"), LIST("{\"a\":[1,1.0]}"));
+    expect("{\"enum\":[{\"k\":\"ab\"},{\"k\":\"abc\"}],\"properties\":{\"k\":{\"maxLength\":2}}}",
+           LIST("{\"k\":\"ab\"}"), LIST("{\"k\":\"abc\"}"));
+    expect_unsupported("{\"enum\":[{\"a\":1}],\"propertyNames\":{\"maxLength\":3}}", "propertyNames");
+}
+
 /* The official suite's optional format tests (optional/format/): every
  * string it calls invalid must be refused, so a generated value is never
  * one of them. Valid strings may be refused only where the compiler is
@@ -913,6 +931,7 @@ int main(void) {
         cmocka_unit_test(test_format_validators),
         cmocka_unit_test(test_official_formats),
         cmocka_unit_test(test_one_of_disjoint),
+        cmocka_unit_test(test_enum_containers),
         cmocka_unit_test(test_official_suite),
         cmocka_unit_test(test_maskbench),
     };
