@@ -11,6 +11,9 @@
 #include "grammar/json_schema_internal.h"
 
 #define MAX_VALUE_DEPTH 64
+#define MAX_VALUE_STEPS 100000 /* schema visits per value: anyOf of $refs to itself would branch without end */
+
+static _Thread_local unsigned long steps; /* per js_value_valid call; compiles run on many threads */
 
 static int valid(jsg *j, json_t *s, json_t *v, int depth);
 
@@ -199,7 +202,10 @@ static int combos_ok(jsg *j, json_t *s, json_t *v, int depth) {
 }
 
 static int valid(jsg *j, json_t *s, json_t *v, int depth) {
-    if (depth > MAX_VALUE_DEPTH) return unsupported(j, "deeply nested values");
+    if (depth > MAX_VALUE_DEPTH || ++steps > MAX_VALUE_STEPS) {
+        js_fail(j, SLM_ERR_UNSUPPORTED, "enum/const with object or array values checked against a recursive schema");
+        return -1;
+    }
     json_t *d = js_deref(j, s);
     if (!d) return -1;
     if (json_object_get(d, "$dynamicRef")) return unsupported(j, "$dynamicRef");
@@ -214,4 +220,7 @@ static int valid(jsg *j, json_t *s, json_t *v, int depth) {
     return r != 1 ? r : combos_ok(j, d, v, depth);
 }
 
-int js_value_valid(jsg *j, json_t *s, json_t *v) { return valid(j, s, v, 0); }
+int js_value_valid(jsg *j, json_t *s, json_t *v) {
+    steps = 0;
+    return valid(j, s, v, 0);
+}

@@ -860,6 +860,10 @@ static void test_enum_containers(void **state) {
     expect("{\"enum\":[{\"k\":\"ab\"},{\"k\":\"abc\"}],\"properties\":{\"k\":{\"maxLength\":2}}}",
            LIST("{\"k\":\"ab\"}"), LIST("{\"k\":\"abc\"}"));
     expect_unsupported("{\"enum\":[{\"a\":1}],\"propertyNames\":{\"maxLength\":3}}", "propertyNames");
+    /* a recursive schema cannot make the check run without end */
+    expect_unsupported("{\"$defs\":{\"r\":{\"anyOf\":[{\"$ref\":\"#/$defs/r\"},{\"$ref\":\"#/$defs/r\"}]}},"
+                       "\"enum\":[{\"x\":1}],\"properties\":{\"x\":{\"$ref\":\"#/$defs/r\"}}}",
+                       "recursive schema");
 }
 
 /* The official suite's optional format tests (optional/format/): every
