@@ -553,28 +553,6 @@ static unsigned gen_any_of(jsg *j, json_t *s, const char *key) {
     return id;
 }
 
-static int value_has_type(json_t *v, const char *t) {
-    if (!strcmp(t, "null")) return json_is_null(v);
-    if (!strcmp(t, "boolean")) return json_is_boolean(v);
-    if (!strcmp(t, "object")) return json_is_object(v);
-    if (!strcmp(t, "array")) return json_is_array(v);
-    if (!strcmp(t, "string")) return json_is_string(v);
-    if (!strcmp(t, "number")) return json_is_number(v);
-    if (!strcmp(t, "integer"))
-        return json_is_integer(v) || (json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v));
-    return 0;
-}
-
-static int value_allowed(json_t *s, json_t *v) {
-    const char *ts[8];
-    json_t *t = json_object_get(s, "type");
-    int n = types_of(t, ts);
-    if (!t) return 1;
-    for (int i = 0; i < n; i++)
-        if (value_has_type(v, ts[i])) return 1;
-    return 0;
-}
-
 int js_num_ok(json_t *s, double x) {
     json_t *v;
     if ((v = json_object_get(s, "minimum")) && json_is_number(v) && x < json_number_value(v)) return 0;
@@ -631,7 +609,7 @@ static unsigned gen_enum(jsg *j, json_t *s) {
         int in_enum = !c || !e;
         if (!in_enum) /* both const and enum: the const must be listed */
             json_array_foreach(e, q, w) in_enum |= json_equal(v, w);
-        if (!in_enum || !value_allowed(s, v)) continue;
+        if (!in_enum || !js_value_type_ok(s, v)) continue;
         if (has_str && json_is_string(v) && !sdfa_match(&sd, json_string_value(v), json_string_length(v))) continue;
         if (json_is_number(v) && !js_num_ok(s, json_number_value(v))) continue;
         int cont = json_is_object(v) || json_is_array(v) ? js_value_valid(j, siblings, v) : 1;

@@ -50,6 +50,8 @@ json_t *js_deref(jsg *j, json_t *s);
 int js_branches_disjoint(jsg *j, json_t *arr);
 /* A number x satisfies s's number keywords (json_schema.c). */
 int js_num_ok(json_t *s, double x);
+/* Value v has a type s allows (type, nullable; no type: any). */
+int js_value_type_ok(json_t *s, json_t *v);
 /* JSON values equal, numbers by value (json_schema_value.c). */
 int js_values_equal(json_t *a, json_t *b);
 /* Value v is valid under schema s: 1, 0, or -1 (j->st set) when s has a

@@ -56,7 +56,7 @@ static int has_type(json_t *v, const char *t) {
     return 0;
 }
 
-static int type_ok(json_t *s, json_t *v) {
+int js_value_type_ok(json_t *s, json_t *v) {
     json_t *t = json_object_get(s, "type");
     if (!t || (json_is_null(v) && json_is_true(json_object_get(s, "nullable")))) return 1;
     if (json_is_string(t)) return has_type(v, json_string_value(t));
@@ -86,15 +86,26 @@ static int key_matches(jsg *j, const char *pat, const char *k) {
     return m;
 }
 
+/* -1 (an error) when s has one of the NULL-terminated keywords. */
+static int refuse(jsg *j, json_t *s, const char *const *kw) {
+    for (; *kw; kw++)
+        if (json_object_get(s, *kw)) return unsupported(j, *kw);
+    return 0;
+}
+
+/* n is within s's lo / hi count keywords. */
+static int count_ok(json_t *s, const char *lo, const char *hi, size_t n) {
+    json_t *x;
+    if ((x = json_object_get(s, lo)) && json_is_number(x) && (double)n < json_number_value(x)) return 0;
+    return !((x = json_object_get(s, hi)) && json_is_number(x) && (double)n > json_number_value(x));
+}
+
 static int object_ok(jsg *j, json_t *s, json_t *v, int depth) {
     static const char *const no[] = {"propertyNames", "dependentRequired", "dependentSchemas", "dependencies",
-                                     "unevaluatedProperties"};
-    for (size_t k = 0; k < sizeof no / sizeof *no; k++)
-        if (json_object_get(s, no[k])) return unsupported(j, no[k]);
+                                     "unevaluatedProperties", NULL};
+    if (refuse(j, s, no)) return -1;
     json_t *x, *props = json_object_get(s, "properties"), *ap = json_object_get(s, "additionalProperties");
-    double n = (double)json_object_size(v);
-    if ((x = json_object_get(s, "minProperties")) && json_is_number(x) && n < json_number_value(x)) return 0;
-    if ((x = json_object_get(s, "maxProperties")) && json_is_number(x) && n > json_number_value(x)) return 0;
+    if (!count_ok(s, "minProperties", "maxProperties", json_object_size(v))) return 0;
     size_t i;
     json_array_foreach(json_object_get(s, "required"), i, x) if (json_is_string(x) && !json_object_get(v, json_string_value(x))) return 0;
     const char *k, *pat;
@@ -131,13 +142,10 @@ static int contains_ok(jsg *j, json_t *s, json_t *v, int depth) {
 }
 
 static int array_ok(jsg *j, json_t *s, json_t *v, int depth) {
-    static const char *const no[] = {"unevaluatedItems"};
-    for (size_t k = 0; k < sizeof no / sizeof *no; k++)
-        if (json_object_get(s, no[k])) return unsupported(j, no[k]);
+    static const char *const no[] = {"unevaluatedItems", NULL};
+    if (refuse(j, s, no)) return -1;
     json_t *x, *pre = json_object_get(s, "prefixItems"), *items = json_object_get(s, "items");
-    double n = (double)json_array_size(v);
-    if ((x = json_object_get(s, "minItems")) && json_is_number(x) && n < json_number_value(x)) return 0;
-    if ((x = json_object_get(s, "maxItems")) && json_is_number(x) && n > json_number_value(x)) return 0;
+    if (!count_ok(s, "minItems", "maxItems", json_array_size(v))) return 0;
     json_t *rest = items;
     if (json_is_array(items)) pre = items, rest = json_object_get(s, "additionalItems"); /* drafts before 2020-12 */
     size_t i;
@@ -209,7 +217,7 @@ static int valid(jsg *j, json_t *s, json_t *v, int depth) {
     json_t *d = js_deref(j, s);
     if (!d) return -1;
     if (json_object_get(d, "$dynamicRef")) return unsupported(j, "$dynamicRef");
-    if (!type_ok(d, v)) return 0;
+    if (!js_value_type_ok(d, v)) return 0;
     json_t *c = json_object_get(d, "const"), *e = json_object_get(d, "enum");
     if ((c && !js_values_equal(c, v)) || (json_is_array(e) && !in_list(e, v))) return 0;
     if (json_is_number(v) && !js_num_ok(d, json_number_value(v))) return 0;
