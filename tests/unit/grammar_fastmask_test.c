@@ -87,7 +87,7 @@ static const char *const k_toks[] = {
     "\xff", "\xc0\xaf", "\x01", "\n", "\t", "5", "12", "-", ":5", ",\"n\":", "\"n\"", "\"}}", "é\\\"",
     "\\\"\"", "b\\", "\\\\\"", "\xa9\"", "\xac\",", "x",
     /* non-ASCII characters around the positions a long chain checks */
-    "abcdefg\xc3\xa9", "abcdefgh\xc3\xa9", "abcdefghi\xc3\xa9", "abcdefghij", "\xc3\xa9" "abcdefghi\xc3\xa9"};
+    "abcdefg\xc3\xa9", "abcdefgh\xc3\xa9", "abcdefghi\xc3\xa9", "abcdefghij", ("\xc3\xa9" "abcdefghi\xc3\xa9")};
 
 static void synth_vocab(slm_grammar_vocab **v, tvocab *tv, size_t *lens, int32_t *eos) {
     size_t n = sizeof k_toks / sizeof *k_toks;
