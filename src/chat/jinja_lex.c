@@ -180,16 +180,18 @@ static bool lex_number(lexer *L) {
     char buf[128];
     size_t bn = 0;
     bool is_float = false;
+    bool too_long = false; /* a digit did not fit: the value would be wrong */
+#define PUT(c) (bn < sizeof buf - 1 ? (void)(buf[bn++] = (c)) : (void)(too_long = true))
     while (i < L->n && (is_digit(L->s[i]) || (L->s[i] == '_' && i + 1 < L->n && is_digit(L->s[i + 1])))) {
-        if (L->s[i] != '_' && bn < sizeof buf - 1) buf[bn++] = L->s[i];
+        if (L->s[i] != '_') PUT(L->s[i]);
         i++;
     }
     if (i + 1 < L->n && L->s[i] == '.' && is_digit(L->s[i + 1]) && !(a > 0 && L->s[a - 1] == '.')) {
         is_float = true;
-        buf[bn++] = '.';
+        PUT('.');
         i++;
         while (i < L->n && (is_digit(L->s[i]) || L->s[i] == '_')) {
-            if (L->s[i] != '_' && bn < sizeof buf - 1) buf[bn++] = L->s[i];
+            if (L->s[i] != '_') PUT(L->s[i]);
             i++;
         }
     }
@@ -198,16 +200,18 @@ static bool lex_number(lexer *L) {
         if (j < L->n && (L->s[j] == '+' || L->s[j] == '-')) j++;
         if (j < L->n && is_digit(L->s[j])) {
             is_float = true;
-            if (bn < sizeof buf - 1) buf[bn++] = 'e';
-            for (size_t k = i + 1; k < j && bn < sizeof buf - 1; k++) buf[bn++] = L->s[k];
+            PUT('e');
+            for (size_t k = i + 1; k < j; k++) PUT(L->s[k]);
             i = j;
             while (i < L->n && is_digit(L->s[i])) {
-                if (bn < sizeof buf - 1) buf[bn++] = L->s[i];
+                PUT(L->s[i]);
                 i++;
             }
         }
     }
+#undef PUT
     buf[bn] = '\0';
+    if (too_long) return lex_fail(L, a, "number literal too long (over 127 characters)");
     jtok *t = emit(L, is_float ? JT_FLOAT : JT_INT, a);
     if (!t) return false;
     errno = 0;

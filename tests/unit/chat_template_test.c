@@ -72,6 +72,12 @@ static void test_parse_errors_have_positions(void **state) {
     expect_error("{{ x | }}", NULL, SLM_ERR_FORMAT, "expected a name");
     expect_error("{% macro m(a=1, b) %}{% endmacro %}", NULL, SLM_ERR_FORMAT, "non-default parameter");
     expect_error("{{ 99999999999999999999 }}", NULL, SLM_ERR_FORMAT, "integer literal too large");
+    /* more digits than the lexer keeps: an error, not a truncated value
+     * (a 127-digit integer part followed by '.' overflowed its buffer) */
+    char longnum[300] = "{{ ";
+    for (int i = 0; i < 127; i++) strcat(longnum, "9");
+    strcat(longnum, ".5 }}");
+    expect_error(longnum, NULL, SLM_ERR_FORMAT, "number literal too long");
 }
 
 static void test_deep_nesting_is_rejected(void **state) {
